@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto';
+import bcrypt from 'bcryptjs';
+import jwt from 'jsonwebtoken';
+import { ILike, type DataSource, type EntityManager } from 'typeorm';
+import {
+  isAuthenticated, allowAny, resource, BadUserInputError, NotFoundError, ForbiddenError, UnauthenticatedError,
+  type LiveContext, type Resource,
+} from '../src';
+import { Post, Task, TodoList, User } from './entities';
+
+/** Every `#tag` in a post body, lower-cased, each once. */
+export function hashtags(body: string): string[] {
+  return [...new Set([...body.matchAll(/#([\p{L}\p{N}_]+)/gu)].map((m) => m[1].toLowerCase()))];
+}
+
+/** `%` and `_` in user text are literal characters, not wildcards. */
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** What `authenticate` puts in `ctx.user`. */
+export type DemoUser = { id: number; username: string };
+export type DemoContext = LiveContext<DemoUser>;
+
+const ownerOnly = (ctx: DemoContext) => (ctx.user ? { ownerId: ctx.user.id } : false);
+const hash = (password: unknown) => {
+  if (typeof password !== 'string' || password.length < 8) throw new BadUserInputError('password must have at least 8 characters', { field: 'password' });
+  return bcrypt.hash(password, 10);
+};
+
+export const userResource = resource<User, DemoContext>(User, {
+  fields: ['id', 'username', 'email', 'password'],
+  writeOnly: ['password'],
+  fieldAccess: { email: (ctx, row) => row != null && ctx.user != null && String(ctx.user.id) === String(row.id) },
+  permissions: { create: allowAny, patch: isAuthenticated, delete: isAuthenticated },
+  policy: { create: () => true, write: (ctx) => (ctx.user ? { id: ctx.user.id } : false) },
+  hooks: {
+    beforeCreate: async (input) => {
+      if (!/^[^@\s]+@[^@\s]+$/.test(String(input.email))) throw new BadUserInputError('email is not an address', { field: 'email' });
+      return { ...input, password: await hash(input.password) };
+    },
+    beforePatch: async (input) => (input.password === undefined ? input : { ...input, password: await hash(input.password) }),
+  },
+});
+
+export const todoListResource = resource<TodoList, DemoContext>(TodoList, {
+  fields: ['id', 'name', 'private', 'owner'],
+  readOnly: ['owner'],
+  permissions: { create: isAuthenticated, patch: isAuthenticated, delete: isAuthenticated },
+  policy: {
+    read: (ctx) => (ctx.user ? [{ private: false }, { ownerId: ctx.user.id }] : { private: false }),
+    write: ownerOnly,
+  },
+  hooks: { beforeCreate: (input, ctx) => ({ ...input, ownerId: ctx.user!.id }) },
+});
+
+export const taskResource = resource<Task, DemoContext>(Task, {
+  fields: ['id', 'text', 'done', 'list'],
+  fieldAccess: { done: isAuthenticated },
+  permissions: { create: isAuthenticated, patch: isAuthenticated, delete: isAuthenticated },
+  policy: {
+    read: (ctx) => (ctx.user
+      ? [{ list: { private: false } }, { list: { ownerId: ctx.user.id } }]
+      : { list: { private: false } }),
+    write: (ctx) => (ctx.user ? { list: { ownerId: ctx.user.id } } : false),
+  },
+  groups: { list: (t) => t.listId },
+  actions: {
+    completeAllTasks: {
+      description: 'Marks every task of a list done (one bulk UPDATE); returns how many changed.',
+      args: { list: 'ID!' },
+      type: 'Int!',
+      permission: isAuthenticated,
+      resolve: async (args: { list: string }, ctx) => {
+        const listId = Number(args.list);
+        if (!Number.isSafeInteger(listId)) throw new BadUserInputError(`Invalid TodoList id ${JSON.stringify(args.list)}`);
+        const list = await ctx.manager.findOneBy(TodoList, { id: listId });
+        if (!list || (list.private && String(list.ownerId) !== String(ctx.user!.id))) throw new NotFoundError(`TodoList:${listId} not found`);
+        if (String(list.ownerId) !== String(ctx.user!.id)) throw new ForbiddenError(`Not allowed to complete the tasks of TodoList:${listId}`);
+        return completeAll(ctx.manager, listId);
+      },
+    },
+  },
+});
+
+async function completeAll(manager: EntityManager, listId: number): Promise<number> {
+  const result = await manager.createQueryBuilder().update(Task).set({ done: true })
+    .where('"listId" = :listId AND done = false', { listId }).execute();
+  return result.affected ?? 0;
+}
+
+export const postResource = resource<Post, DemoContext>(Post, {
+  fields: ['id', 'createdAt', 'body', 'author'],
+  readOnly: ['author'],
+  permissions: { create: isAuthenticated, patch: isAuthenticated, delete: isAuthenticated },
+  policy: { write: (ctx) => (ctx.user ? { authorId: ctx.user.id } : false) },
+  filters: {
+    bodyContains: {
+      type: 'String',
+      description: 'Posts whose body contains this text (case-insensitive).',
+      where: (value: string) => ({ body: ILike(`%${escapeLike(value)}%`) }),
+    },
+  },
+  groups: { hashtag: (p) => hashtags(p.body), author: (p) => p.authorId },
+  hooks: { beforeCreate: (input, ctx) => ({ ...input, authorId: ctx.user!.id }) },
+});
+
+export const demoTypeDefs = /* GraphQL */ `
+  type AuthPayload {
+    """Send as \`Authorization: Bearer <token>\` (HTTP) or \`{ "authorization": "Bearer <token>" }\` (WebSocket connection_init)."""
+    token: String!
+    user: User!
+  }
+  extend type Mutation {
+    """Exchanges a username and password for a token."""
+    login(username: String!, password: String!): AuthPayload!
+  }
+  extend type Query {
+    """The signed-in user, or null."""
+    me: User
+  }
+`;
+
+export interface DemoApp {
+  resources: Resource<any, any>[];
+  typeDefs: string;
+  resolvers: Record<string, any>;
+  authenticate: (token: string) => Promise<DemoUser | null>;
+}
+
+/**
+ * The demo's resources and auth. Tokens are HS256 JWTs signed with
+ * `JWT_SECRET` (default: a random secret per process, so tokens end with it).
+ */
+export function createDemoApp(dataSource: DataSource, secret = process.env.JWT_SECRET ?? randomBytes(32).toString('hex')): DemoApp {
+  const sign = (user: User) => jwt.sign({ sub: String(user.id) }, secret, { algorithm: 'HS256', expiresIn: '7d' });
+  return {
+    resources: [userResource, todoListResource, taskResource, postResource],
+    typeDefs: demoTypeDefs,
+    resolvers: {
+      Mutation: {
+        login: async (_: unknown, args: { username: string; password: string }) => {
+          const user = await dataSource.getRepository(User).findOneBy({ username: args.username });
+          if (!user || !(await bcrypt.compare(args.password, user.password))) throw new UnauthenticatedError('Invalid username or password');
+          return { token: sign(user), user };
+        },
+      },
+      Query: {
+        me: (_: unknown, __: unknown, ctx: DemoContext) => (ctx.user ? dataSource.getRepository(User).findOneBy({ id: ctx.user.id }) : null),
+      },
+    },
+    authenticate: async (token) => {
+      let sub: string;
+      try {
+        sub = String((jwt.verify(token, secret, { algorithms: ['HS256'] }) as jwt.JwtPayload).sub);
+      } catch {
+        return null;
+      }
+      const user = await dataSource.getRepository(User).findOneBy({ id: Number(sub) });
+      return user ? { id: user.id, username: user.username } : null;
+    },
+  };
+}
+
+export { Post, Task, TodoList, User };

@@ -1,0 +1,95 @@
+import type { EntityManager } from 'typeorm';
+import type { LiveContext } from '../define/context';
+import type { CustomAction } from '../define/resource';
+import { NotFoundError } from '../errors';
+import type { ResourceModel } from '../schema/model';
+import { both, toFindWhere, type Condition } from '../policy/where';
+import { assertPermission, conditionFor, refusal } from './access';
+import { translateDbError } from './db-errors';
+import { parseId, toEntityInput } from './input';
+
+type Models = Map<unknown, ResourceModel>;
+
+async function inTransaction<T>(model: ResourceModel, ctx: LiveContext, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  try {
+    return await ctx.dataSource.transaction(work);
+  } catch (error) {
+    throw translateDbError(model, error);
+  }
+}
+
+/** Whether the row with this id satisfies a condition, asked of the database inside the transaction. */
+async function holds(manager: EntityManager, model: ResourceModel, condition: Condition, id: unknown): Promise<boolean> {
+  if (condition === true) return true;
+  const where = both(condition, [{ [model.primary.propertyName]: id }]);
+  return where !== false && manager.getRepository(model.metadata.target).exists({ where: toFindWhere(where) });
+}
+
+function reload(manager: EntityManager, model: ResourceModel, id: unknown): Promise<any> {
+  return manager.getRepository(model.metadata.target).findOneOrFail({ where: { [model.primary.propertyName]: id } });
+}
+
+/**
+ * `createTask(input)`: permission, hook, `save` (so ORM subscribers see it),
+ * then the create policy checked on the new row before commit: a row the
+ * caller may not create rolls back and nothing is written.
+ */
+export async function createRow(model: ResourceModel, models: Models, input: Record<string, unknown>, ctx: LiveContext): Promise<any> {
+  await assertPermission(model, 'create', ctx, { input });
+  let data = toEntityInput(model, models, input, 'create');
+  const createPolicy = conditionFor(model, 'create', ctx);
+  if (createPolicy === false) throw refusal(ctx, `create ${model.names.type}`);
+  return inTransaction(model, ctx, async (manager) => {
+    if (model.options.hooks?.beforeCreate) data = await model.options.hooks.beforeCreate(data, ctx);
+    const repo = manager.getRepository(model.metadata.target);
+    const saved = await repo.save(repo.create(data));
+    const id = saved[model.primary.propertyName];
+    if (!(await holds(manager, model, createPolicy, id))) throw refusal(ctx, `create ${model.names.type}`);
+    return reload(manager, model, id);
+  });
+}
+
+/**
+ * Loads the row for a write under the caller's read policy (invisible →
+ * NOT_FOUND, never revealing that it exists) and checks the write policy
+ * (visible but not writable → FORBIDDEN).
+ */
+async function rowForWrite(manager: EntityManager, model: ResourceModel, action: 'patch' | 'delete', id: string | number, ctx: LiveContext): Promise<any> {
+  const read = both(conditionFor(model, 'retrieve', ctx), [{ [model.primary.propertyName]: id }]);
+  const row = read === false ? null : await manager.getRepository(model.metadata.target).findOne({ where: toFindWhere(read) });
+  if (!row) throw new NotFoundError(`${model.names.type}:${id} not found`);
+  if (!(await holds(manager, model, conditionFor(model, action, ctx), id))) throw refusal(ctx, `${action} ${model.names.type}:${id}`);
+  return row;
+}
+
+/** `patchTask(id, input)`: a partial update; the write policy must hold before and after (no moving a row out of reach). */
+export async function patchRow(model: ResourceModel, models: Models, rawId: unknown, input: Record<string, unknown>, ctx: LiveContext): Promise<any> {
+  const id = parseId(model, rawId);
+  await assertPermission(model, 'patch', ctx, { id: rawId, input }, `${model.names.type}:${id}`);
+  let data = toEntityInput(model, models, input, 'patch');
+  return inTransaction(model, ctx, async (manager) => {
+    const row = await rowForWrite(manager, model, 'patch', id, ctx);
+    if (model.options.hooks?.beforePatch) data = await model.options.hooks.beforePatch(data, ctx, row);
+    Object.assign(row, data);
+    await manager.getRepository(model.metadata.target).save(row);
+    if (!(await holds(manager, model, conditionFor(model, 'patch', ctx), id))) throw refusal(ctx, `patch ${model.names.type}:${id} this way`);
+    return reload(manager, model, id);
+  });
+}
+
+/** `deleteTask(id)`: `remove` (so ORM subscribers see it); returns the id. */
+export async function deleteRow(model: ResourceModel, rawId: unknown, ctx: LiveContext): Promise<string> {
+  const id = parseId(model, rawId);
+  await assertPermission(model, 'delete', ctx, { id: rawId }, `${model.names.type}:${id}`);
+  return inTransaction(model, ctx, async (manager) => {
+    const row = await rowForWrite(manager, model, 'delete', id, ctx);
+    await manager.getRepository(model.metadata.target).remove(row);
+    return String(id);
+  });
+}
+
+/** A custom action: its permission, then its resolver inside one transaction. */
+export async function runAction(model: ResourceModel, name: string, action: CustomAction, args: Record<string, unknown>, ctx: LiveContext): Promise<unknown> {
+  if (action.permission && !(await action.permission(ctx, args))) throw refusal(ctx, `run ${name}`);
+  return inTransaction(model, ctx, (manager) => Promise.resolve(action.resolve(args, Object.assign(Object.create(null), ctx, { manager }))));
+}

@@ -1,0 +1,23 @@
+import type { DataSource } from 'typeorm';
+
+/**
+ * The user an authenticated request acts as. The library only needs an `id`;
+ * applications keep whatever else their `authenticate` returns.
+ */
+export interface AuthUser {
+  id: string | number;
+  [key: string]: unknown;
+}
+
+/**
+ * What every permission, row policy, field rule, hook and action receives.
+ * One is made per HTTP request and per WebSocket operation.
+ */
+export interface LiveContext<U extends AuthUser = AuthUser> {
+  /** The caller, or null when anonymous. */
+  user: U | null;
+  /** The application's TypeORM DataSource. */
+  dataSource: DataSource;
+  /** Per-request caches (DataLoaders); owned by the library. */
+  loaders: Map<string, unknown>;
+}

@@ -1,0 +1,3 @@
+export * from './context';
+export * from './permissions';
+export * from './resource';

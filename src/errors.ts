@@ -1,0 +1,67 @@
+import { GraphQLError } from 'graphql';
+
+/**
+ * Request errors: every one is a GraphQLError with `extensions.code`, so
+ * yoga's error masking lets it through to the client unchanged while any
+ * other thrown error is masked as INTERNAL_SERVER_ERROR and logged.
+ */
+export type ErrorCode =
+  | 'BAD_USER_INPUT'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'INTERNAL_SERVER_ERROR';
+
+const httpStatus: Record<ErrorCode, number> = {
+  BAD_USER_INPUT: 200,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 200,
+  NOT_FOUND: 200,
+  INTERNAL_SERVER_ERROR: 500,
+};
+
+export class LiveError extends GraphQLError {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    extra: Record<string, unknown> = {},
+  ) {
+    super(message, { extensions: { code, ...extra, http: code === 'UNAUTHENTICATED' ? { status: httpStatus[code] } : undefined } });
+    this.name = 'LiveError';
+  }
+}
+
+export class BadUserInputError extends LiveError {
+  constructor(message: string, extra: Record<string, unknown> = {}) {
+    super('BAD_USER_INPUT', message, extra);
+  }
+}
+
+export class UnauthenticatedError extends LiveError {
+  constructor(message = 'Authentication required') {
+    super('UNAUTHENTICATED', message);
+  }
+}
+
+export class ForbiddenError extends LiveError {
+  constructor(message: string) {
+    super('FORBIDDEN', message);
+  }
+}
+
+export class NotFoundError extends LiveError {
+  constructor(message: string) {
+    super('NOT_FOUND', message);
+  }
+}
+
+/**
+ * Schema-build errors: thrown while turning resources into a schema, never
+ * during a request. Kept apart so a misconfiguration fails at start-up.
+ */
+export class SchemaDefinitionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SchemaDefinitionError';
+  }
+}

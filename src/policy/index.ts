@@ -1,0 +1,2 @@
+export * from './where';
+export * from './evaluate';

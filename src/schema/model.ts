@@ -1,0 +1,180 @@
+import type { DataSource, EntityMetadata, ObjectLiteral } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
+import type { RelationMetadata } from 'typeorm/metadata/RelationMetadata';
+import { SchemaDefinitionError } from '../errors';
+import type { FieldRule } from '../define/permissions';
+import type { Resource, ResourceOptions } from '../define/resource';
+import { names, typeNames, type TypeNames } from './names';
+
+/** How one exposed property appears in GraphQL. */
+export interface FieldModel {
+  /** Entity property name = GraphQL field name. */
+  name: string;
+  column?: ColumnMetadata;
+  /** Set for many-to-one relations: an object on output, an ID on input. */
+  relation?: RelationMetadata;
+  /** For a relation: the property holding the foreign key on this entity, if mapped. */
+  foreignKey?: ColumnMetadata;
+  /** Named GraphQL type: ID, Int, Float, String, Boolean, DateTime, JSON, an enum, or (relations) the target's type. */
+  graphqlType: string;
+  isArray: boolean;
+  /** Whether a row may hold null here (from the column). */
+  nullable: boolean;
+  readable: boolean;
+  /** Present in CreateXInput. */
+  creatable: boolean;
+  /** Present in PatchXInput. */
+  patchable: boolean;
+  /** Required in CreateXInput: not nullable, no default, not generated. */
+  requiredOnCreate: boolean;
+  access?: FieldRule;
+  /** Enum: GraphQL value name → stored value. */
+  enumValues?: Record<string, string | number>;
+  /** Maximum length of a varchar/char column, checked before writing. */
+  maxLength?: number;
+}
+
+export interface ResourceModel {
+  resource: Resource;
+  options: ResourceOptions;
+  metadata: EntityMetadata;
+  names: TypeNames;
+  primary: ColumnMetadata;
+  /** Whether the primary key is numeric (ids are validated as integers). */
+  numericId: boolean;
+  fields: FieldModel[];
+  byName: Map<string, FieldModel>;
+}
+
+const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]*$/;
+
+function scalarFor(dataSource: DataSource, column: ColumnMetadata): string {
+  const type = typeof column.type === 'string' ? column.type : dataSource.driver.normalizeType(column);
+  switch (String(type).toLowerCase()) {
+    case 'int': case 'int2': case 'int4': case 'integer': case 'smallint': case 'tinyint': case 'mediumint':
+      return 'Int';
+    case 'float': case 'float4': case 'float8': case 'real': case 'double precision': case 'double':
+      return 'Float';
+    case 'bool': case 'boolean':
+      return 'Boolean';
+    case 'timestamp': case 'timestamptz': case 'timestamp without time zone': case 'timestamp with time zone':
+    case 'datetime': case 'datetime2':
+      return names.dateTimeScalar;
+    case 'json': case 'jsonb': case 'simple-json':
+      return names.jsonScalar;
+    // bigint and numeric arrive from pg as strings to keep their precision; so does date.
+    default:
+      return 'String';
+  }
+}
+
+function enumValuesOf(column: ColumnMetadata, where: string): Record<string, string | number> {
+  const values: Record<string, string | number> = {};
+  for (const value of column.enum ?? []) {
+    let name = String(value);
+    if (!GRAPHQL_NAME.test(name)) name = name.toUpperCase().replace(/[^_0-9A-Z]/g, '_').replace(/^(\d)/, '_$1');
+    if (!GRAPHQL_NAME.test(name) || name in values) {
+      throw new SchemaDefinitionError(`${where}: enum value ${JSON.stringify(value)} has no usable GraphQL name`);
+    }
+    values[name] = value;
+  }
+  return values;
+}
+
+export function buildModel(dataSource: DataSource, res: Resource): ResourceModel {
+  const metadata = dataSource.getMetadata(res.entity);
+  const options = res.options;
+  const type = options.name ?? metadata.name;
+  const n = typeNames(type, options.plural);
+  if (metadata.primaryColumns.length !== 1) {
+    throw new SchemaDefinitionError(`${type}: exactly one primary key column is supported`);
+  }
+  const primary = metadata.primaryColumns[0];
+  const readOnly = new Set<string>(options.readOnly ?? []);
+  const writeOnly = new Set<string>(options.writeOnly ?? []);
+  const manyToOne = metadata.relations.filter((r) => r.isManyToOne || (r.isOneToOne && r.isOwning));
+  const fkColumns = new Set(manyToOne.flatMap((r) => r.joinColumns.map((c) => c.propertyName)));
+
+  const known = new Set([
+    ...metadata.columns.filter((c) => !c.relationMetadata || c.propertyName !== c.relationMetadata.propertyName).map((c) => c.propertyName),
+    ...manyToOne.map((r) => r.propertyName),
+  ]);
+  const wanted = options.fields ?? [
+    ...metadata.columns.filter((c) => !fkColumns.has(c.propertyName) && !c.relationMetadata).map((c) => c.propertyName),
+    ...manyToOne.map((r) => r.propertyName),
+  ];
+  for (const name of [...wanted, ...readOnly, ...writeOnly, ...Object.keys(options.fieldAccess ?? {})]) {
+    if (!known.has(name)) throw new SchemaDefinitionError(`${type}: unknown field "${name}"`);
+  }
+
+  const fields: FieldModel[] = [];
+  for (const name of wanted) {
+    const relation = manyToOne.find((r) => r.propertyName === name);
+    const column = relation ? undefined : metadata.columns.find((c) => c.propertyName === name)!;
+    const access = options.fieldAccess?.[name];
+    if (relation) {
+      if (relation.joinColumns.length !== 1) throw new SchemaDefinitionError(`${type}.${name}: composite foreign keys are not supported`);
+      const join = relation.joinColumns[0];
+      const foreignKey = metadata.columns.find((c) => c.databaseName === join.databaseName && c.propertyName !== name);
+      const locked = readOnly.has(name);
+      fields.push({
+        name, relation, foreignKey, graphqlType: '', isArray: false,
+        nullable: relation.isNullable,
+        readable: !writeOnly.has(name),
+        creatable: !locked, patchable: !locked,
+        requiredOnCreate: !relation.isNullable,
+        access,
+      });
+      continue;
+    }
+    const c = column!;
+    const generated = c.isGenerated || c.isCreateDate || c.isUpdateDate || c.isDeleteDate || c.isVersion || !!c.asExpression;
+    const locked = readOnly.has(name) || generated || c.isPrimary;
+    const isEnum = c.type === 'enum' || c.type === 'simple-enum' || (c.enum?.length ?? 0) > 0;
+    const enumValues = isEnum ? enumValuesOf(c, `${type}.${name}`) : undefined;
+    const graphqlType = c.isPrimary ? 'ID' : isEnum ? names.enumType(n, name) : scalarFor(dataSource, c);
+    const length = Number(c.length);
+    fields.push({
+      name, column: c, graphqlType, isArray: c.isArray,
+      nullable: c.isNullable,
+      readable: !writeOnly.has(name),
+      creatable: !locked && c.isInsert,
+      patchable: !locked && c.isUpdate,
+      requiredOnCreate: !c.isNullable && c.default === undefined && !generated,
+      access, enumValues,
+      maxLength: graphqlType === 'String' && length > 0 ? length : undefined,
+    });
+  }
+  const pkType = scalarFor(dataSource, primary);
+  return {
+    resource: res, options, metadata, names: n, primary,
+    numericId: pkType === 'Int' || /^(bigint|int8)$/i.test(String(primary.type)),
+    fields, byName: new Map(fields.map((f) => [f.name, f])),
+  };
+}
+
+/** Links relation fields to the target resource's GraphQL type; a relation to an unexposed entity is dropped. */
+export function linkModels(models: ResourceModel[]): void {
+  const byTarget = new Map<unknown, ResourceModel>(models.map((m) => [m.metadata.target, m]));
+  for (const m of models) {
+    m.fields = m.fields.filter((f) => {
+      if (!f.relation) return true;
+      const target = byTarget.get(f.relation.inverseEntityMetadata.target);
+      if (!target) {
+        if (m.options.fields?.includes(f.name)) {
+          throw new SchemaDefinitionError(`${m.names.type}.${f.name}: its entity is not an exposed resource`);
+        }
+        return false;
+      }
+      f.graphqlType = target.names.type;
+      return true;
+    });
+    m.byName = new Map(m.fields.map((f) => [f.name, f]));
+  }
+}
+
+export function modelFor(models: ResourceModel[], target: unknown): ResourceModel | undefined {
+  return models.find((m) => m.metadata.target === target);
+}
+
+export type Row = ObjectLiteral;
