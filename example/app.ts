@@ -3,10 +3,11 @@ import bcrypt from 'bcryptjs';
 import jwt from 'jsonwebtoken';
 import { ILike, type DataSource, type EntityManager } from 'typeorm';
 import {
-  isAuthenticated, allowAny, resource, BadUserInputError, NotFoundError, ForbiddenError, UnauthenticatedError,
+  isAuthenticated, allowAny, resource, defineApp, BadUserInputError, NotFoundError, ForbiddenError, UnauthenticatedError,
   type LiveContext, type Resource,
 } from '../src';
-import { Post, Task, TodoList, User } from './entities';
+import { demoEntities, Post, Task, TodoList, User } from './entities';
+import { seedDemo } from './seed';
 
 /** Every `#tag` in a post body, lower-cased, each once. */
 export function hashtags(body: string): string[] {
@@ -163,3 +164,10 @@ export function createDemoApp(dataSource: DataSource, secret = process.env.JWT_S
 }
 
 export { Post, Task, TodoList, User };
+
+/** The demo as an application the CLI can serve (`npm start`) or print (`npm run schema`). */
+export default defineApp({
+  entities: demoEntities,
+  setup: (dataSource) => createDemoApp(dataSource),
+  seed: seedDemo,
+});

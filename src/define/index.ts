@@ -1,3 +1,4 @@
 export * from './context';
 export * from './permissions';
 export * from './resource';
+export * from './app';

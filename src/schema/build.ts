@@ -36,7 +36,7 @@ export interface LiveSchema {
 export function buildLiveSchema({
   dataSource, resources, typeDefs = '', resolvers = {}, defaultLimit = 100, maxLimit = 1000,
 }: BuildSchemaOptions): LiveSchema {
-  if (!dataSource.isInitialized) throw new SchemaDefinitionError('buildLiveSchema needs an initialized DataSource');
+  if (dataSource.entityMetadatas.length === 0) throw new SchemaDefinitionError('buildLiveSchema needs an initialized DataSource (its entity metadata is empty)');
   const models = resources.map((r) => buildModel(dataSource, r));
   const seen = new Set<string>();
   for (const m of models) {

@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+/**
+ * typeorm-graphql-live CLI.
+ *
+ *   serve --app <module>                 serve an app (default export of defineApp)
+ *   print-schema --app <module> [--out FILE] [--check]
+ *
+ * serve reads PORT (default 4000) and DATABASE_URL (absent: embedded
+ * PostgreSQL, in memory, or on disk under PGLITE_DIR).
+ */
+import 'reflect-metadata';
+import { readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { DataSource } from 'typeorm';
+import type { LiveApp } from './define/app';
+import { buildLiveSchema } from './schema/build';
+import { createLiveServer } from './server/create-live-server';
+import { startEmbeddedPostgres } from './server/embedded-postgres';
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+async function loadApp(path: string | undefined): Promise<LiveApp> {
+  if (!path) throw new Error('--app <module> is required');
+  const mod = await import(resolve(path));
+  const app = (mod.default?.default ?? mod.default) as LiveApp | undefined;
+  if (!app?.entities || !app.setup) throw new Error(`${path} must export default defineApp({ entities, setup })`);
+  return app;
+}
+
+/** The sorted SDL of an app, built from entity metadata alone (no database connection). */
+export async function appSchemaSDL(app: LiveApp): Promise<string> {
+  const dataSource = new DataSource({ type: 'postgres', entities: app.entities });
+  // Metadata is all the generator reads; building it needs no connection.
+  await (dataSource as unknown as { buildMetadatas(): Promise<void> }).buildMetadatas();
+  const setup = await app.setup(dataSource);
+  const { schema } = buildLiveSchema({ dataSource, ...setup });
+  return printSchema(lexicographicSortSchema(schema)) + '\n';
+}
+
+async function printSchemaCommand(args: string[]): Promise<number> {
+  const sdl = await appSchemaSDL(await loadApp(flag(args, 'app')));
+  const out = flag(args, 'out');
+  if (!out) {
+    process.stdout.write(sdl);
+    return 0;
+  }
+  if (args.includes('--check')) {
+    const current = await readFile(out, 'utf8').catch(() => '');
+    if (current !== sdl) {
+      console.error(`${out} is stale: run npm run schema`);
+      return 1;
+    }
+    return 0;
+  }
+  await writeFile(out, sdl);
+  console.log(`wrote ${out}`);
+  return 0;
+}
+
+async function serveCommand(args: string[]): Promise<void> {
+  const app = await loadApp(flag(args, 'app'));
+  const port = Number(process.env.PORT ?? 4000);
+  const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres({ dataDir: process.env.PGLITE_DIR });
+  const url = process.env.DATABASE_URL ?? embedded!.url;
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url,
+    entities: app.entities,
+    synchronize: !args.includes('--no-sync'),
+    ...(embedded ? { poolSize: embedded.poolSize } : {}),
+  });
+  await dataSource.initialize();
+  await app.seed?.(dataSource);
+  const setup = await app.setup(dataSource);
+  const server = await createLiveServer({ dataSource, ...setup, port, closeDataSource: true, onClose: () => embedded?.close() });
+  const where = embedded ? 'embedded PostgreSQL (PGlite, in memory)' : 'PostgreSQL from DATABASE_URL';
+  console.log(`typeorm-graphql-live on ${server.url} (GraphiQL in a browser, WebSocket on ${server.wsUrl}) using ${where}`);
+  console.log('Try: mutation { login(username: "alice", password: "password123") { token } } — then send the token as "Authorization: Bearer <token>".');
+  let closing = false;
+  const stop = () => {
+    if (closing) return;
+    closing = true;
+    server.close().then(() => process.exit(0), (error) => {
+      console.error(error);
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...args] = argv;
+  if (command === 'serve') return serveCommand(args);
+  if (command === 'print-schema') {
+    process.exitCode = await printSchemaCommand(args);
+    return;
+  }
+  console.error('usage: cli serve --app <module> | print-schema --app <module> [--out FILE] [--check]');
+  process.exitCode = 2;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((error) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}
