@@ -65,7 +65,7 @@ async function serveCommand(args: string[]): Promise<void> {
   const app = await loadApp(flag(args, 'app'));
   const port = Number(process.env.PORT ?? 4000);
   const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres({ dataDir: process.env.PGLITE_DIR });
-  const url = process.env.DATABASE_URL ?? embedded!.url;
+  const url = process.env.DATABASE_URL || embedded!.url;
   const dataSource = new DataSource({
     type: 'postgres',
     url,

@@ -1,0 +1,44 @@
+import type { AuthUser } from '../define/context';
+import { LiveError } from '../errors';
+
+/**
+ * Turns a bearer token into the user it stands for.
+ *
+ * - Return the user to accept the token.
+ * - Return `null` to refuse it (expired, revoked, unknown).
+ * - Throwing also refuses it (e.g. `jsonwebtoken.verify` on a bad signature);
+ *   a thrown `LiveError` keeps its message, anything else is reported as an
+ *   invalid token so verification internals never reach the client.
+ */
+export type Authenticate = (token: string) => AuthUser | null | Promise<AuthUser | null>;
+
+/** Who a request acts as, or why its credential was refused. */
+export type Caller =
+  | { user: AuthUser | null; refused?: undefined }
+  | { refused: string; error?: unknown };
+
+const BEARER = /^Bearer\s+(\S+)$/i;
+
+/**
+ * Resolves an `Authorization` value — the HTTP header, or the `authorization`
+ * field of a WebSocket `connection_init` payload — the same way for every
+ * transport.
+ *
+ * Absent (or empty, as clients send when logged out) means anonymous.
+ * Anything else must be a `Bearer <token>` that `authenticate` accepts: a
+ * broken credential is refused, never silently downgraded to anonymous,
+ * because a client that believes it is logged in would otherwise see a
+ * quietly filtered world instead of an error.
+ */
+export async function resolveCaller(authorization: unknown, authenticate: Authenticate): Promise<Caller> {
+  if (authorization === undefined || authorization === null || authorization === '') return { user: null };
+  if (typeof authorization !== 'string') return { refused: 'Malformed authorization: expected "Bearer <token>"' };
+  const match = BEARER.exec(authorization.trim());
+  if (!match) return { refused: 'Malformed authorization: expected "Bearer <token>"' };
+  try {
+    const user = await authenticate(match[1]);
+    return user ? { user } : { refused: 'Invalid or expired token' };
+  } catch (error) {
+    return { refused: error instanceof LiveError ? error.message : 'Invalid or expired token', error };
+  }
+}

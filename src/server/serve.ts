@@ -1,0 +1,223 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createYoga, type GraphiQLOptions, type LogLevel, type YogaInitialContext, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import type { AuthUser, LiveContext } from '../define/context';
+import { UnauthenticatedError } from '../errors';
+import type { LiveSchema } from '../schema/build';
+import { resolveCaller, type Authenticate } from './auth';
+import { useWebSocketTransport, WS_USER } from './websocket';
+
+export type { Authenticate } from './auth';
+
+/** Node's request/response pair, which yoga passes as its server context. */
+export interface NodeServerContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+}
+
+/**
+ * The part of a {@link LiveSchema} the transports need: they only adapt, so
+ * they never look at resources or models.
+ */
+export type ServedSchema = Pick<LiveSchema, 'schema' | 'createContext'>;
+
+export interface ServeOptions {
+  /**
+   * TCP port to listen on. `0` picks a free port; read it back from
+   * {@link LiveServer.port}.
+   *
+   * @default 4000
+   */
+  port?: number;
+  /**
+   * Interface to bind, e.g. `'127.0.0.1'`.
+   *
+   * @default undefined // every interface
+   */
+  host?: string;
+  /**
+   * The one endpoint for HTTP queries, SSE subscriptions, GraphiQL and the
+   * WebSocket.
+   *
+   * @default '/graphql'
+   */
+  path?: string;
+  /**
+   * Resolves the token of `Authorization: Bearer <token>` (HTTP and SSE) or
+   * of the `connection_init` payload `{ authorization: 'Bearer <token>' }`
+   * (WebSocket) to a user. Requests without a credential are anonymous and
+   * never reach this function.
+   *
+   * Returning `null` or throwing refuses the token: HTTP answers 401 with
+   * `extensions.code = 'UNAUTHENTICATED'`, the WebSocket is closed with
+   * `4403: Forbidden`.
+   */
+  authenticate: Authenticate;
+  /**
+   * Serve GraphiQL on GET requests that accept HTML. Subscriptions typed
+   * into it run over the WebSocket. `false` turns it off; an object is
+   * passed to yoga's GraphiQL.
+   *
+   * @default true
+   */
+  graphiql?: boolean | GraphiQLOptions;
+  /**
+   * yoga's logger: `true` logs at `'info'`, `false` is silent, a level name,
+   * or your own logger. Masked errors are logged here with their stack.
+   *
+   * @default true
+   */
+  logging?: boolean | YogaLogger | LogLevel;
+  /**
+   * Hide unexpected errors (anything that is not a `GraphQLError`) from
+   * clients as `Unexpected error.` with `extensions.code =
+   * 'INTERNAL_SERVER_ERROR'`, on every transport. `false` shows raw messages;
+   * use it only in development.
+   *
+   * @default true
+   */
+  maskedErrors?: boolean;
+  /**
+   * How long `close()` waits for in-flight HTTP requests before cutting
+   * them. Open SSE subscriptions and WebSockets are ended at once.
+   *
+   * @default 5000 // milliseconds
+   */
+  shutdownTimeout?: number;
+  /**
+   * Called by `close()` after both transports have stopped; a good place to
+   * stop change capture. A rejection is passed on to the caller of `close()`.
+   */
+  onClose?: () => void | Promise<void>;
+}
+
+export interface LiveServer {
+  /** The HTTP endpoint, e.g. `http://localhost:4000/graphql`. */
+  url: string;
+  /** The WebSocket endpoint, e.g. `ws://localhost:4000/graphql`. */
+  wsUrl: string;
+  /** The port actually bound (useful with `port: 0`). */
+  port: number;
+  httpServer: Server;
+  yoga: YogaServerInstance<NodeServerContext, LiveContext>;
+  /**
+   * Stops accepting connections, closes every WebSocket with `1001: Going
+   * away`, ends open SSE streams, waits for in-flight requests (up to
+   * `shutdownTimeout`), disposes yoga and runs `onClose`. Safe to call twice.
+   * The DataSource is left open: the caller owns it.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a {@link LiveSchema} on one port: queries, mutations and SSE
+ * subscriptions over HTTP (graphql-yoga), everything over WebSocket
+ * (graphql-ws), GraphiQL on GET. Prints nothing; log `url` yourself.
+ *
+ * @example
+ * const server = await serveLiveSchema(live, {
+ *   port: 4000,
+ *   authenticate: (token) => verifyToken(token), // AuthUser | null
+ * });
+ * console.log(`GraphQL on ${server.url}`);
+ * process.on('SIGTERM', () => server.close());
+ */
+export async function serveLiveSchema(live: ServedSchema, options: ServeOptions): Promise<LiveServer> {
+  const {
+    port = 4000,
+    host,
+    path = '/graphql',
+    authenticate,
+    graphiql = true,
+    logging = true,
+    maskedErrors = true,
+    shutdownTimeout = 5000,
+    onClose,
+  } = options;
+
+  const yoga = createYoga<NodeServerContext, LiveContext>({
+    schema: live.schema,
+    graphqlEndpoint: path,
+    logging,
+    maskedErrors,
+    landingPage: false,
+    graphiql: graphiql === false ? false : { subscriptionsProtocol: 'WS', ...(graphiql === true ? {} : graphiql) },
+    // The one place a LiveContext is made, for HTTP, SSE and WebSocket alike.
+    context: async (initial: YogaInitialContext & { [WS_USER]?: AuthUser | null }) => {
+      if (WS_USER in initial) return live.createContext(initial[WS_USER] ?? null);
+      const caller = await resolveCaller(initial.request.headers.get('authorization'), authenticate);
+      if (caller.refused !== undefined) {
+        yoga.logger.debug(`HTTP request refused: ${caller.refused}`);
+        throw new UnauthenticatedError(caller.refused); // 401 via extensions.http
+      }
+      return live.createContext(caller.user);
+    },
+  });
+
+  // SSE responses never finish on their own; remember them so close() can end them.
+  const eventStreams = new Set<ServerResponse>();
+  const httpServer = createServer((req, res) => {
+    if (req.headers.accept?.includes('text/event-stream')) {
+      eventStreams.add(res);
+      res.once('close', () => eventStreams.delete(res));
+    }
+    void yoga(req, res);
+  });
+  const wss = new WebSocketServer({ server: httpServer, path });
+  const graphqlWs = useWebSocketTransport(yoga, wss, { authenticate, maskedErrors });
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(port, host, () => {
+        httpServer.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    await graphqlWs.dispose();
+    await yoga.dispose();
+    throw error;
+  }
+
+  const bound = (httpServer.address() as AddressInfo).port;
+  const authority = `${urlHost(host)}:${bound}`;
+  let closing: Promise<void> | undefined;
+
+  const close = async (): Promise<void> => {
+    // Stop accepting first, so nothing new arrives while we drain.
+    const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    httpServer.closeIdleConnections();
+    for (const res of eventStreams) res.destroy();
+    // graphql-ws's dispose sends 1001 to every client and waits for their
+    // close handshakes; a peer that never answers would hold us up to ws's
+    // own 30 s, so cut stragglers after the grace period.
+    const straggler = setTimeout(() => wss.clients.forEach((socket) => socket.terminate()), shutdownTimeout);
+    const cutRequests = setTimeout(() => httpServer.closeAllConnections(), shutdownTimeout);
+    try {
+      await graphqlWs.dispose();
+      await httpClosed;
+    } finally {
+      clearTimeout(straggler);
+      clearTimeout(cutRequests);
+    }
+    await yoga.dispose();
+    await onClose?.();
+  };
+
+  return {
+    url: `http://${authority}${path}`,
+    wsUrl: `ws://${authority}${path}`,
+    port: bound,
+    httpServer,
+    yoga,
+    close: () => (closing ??= close()),
+  };
+}
+
+/** A host for URLs: wildcard binds are reached via localhost, IPv6 needs brackets. */
+function urlHost(host: string | undefined): string {
+  if (!host || host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
