@@ -3,7 +3,7 @@ import bcrypt from 'bcryptjs';
 import jwt from 'jsonwebtoken';
 import { ILike, type DataSource, type EntityManager } from 'typeorm';
 import {
-  isAuthenticated, allowAny, resource, defineApp, BadUserInputError, NotFoundError, ForbiddenError, UnauthenticatedError,
+  isAuthenticated, allowAny, resource, defineApp, bulkUpdate, BadUserInputError, NotFoundError, ForbiddenError, UnauthenticatedError,
   type LiveContext, type Resource,
 } from '../src';
 import { demoEntities, Post, Task, TodoList, User } from './entities';
@@ -84,10 +84,9 @@ export const taskResource = resource<Task, DemoContext>(Task, {
   },
 });
 
-async function completeAll(manager: EntityManager, listId: number): Promise<number> {
-  const result = await manager.createQueryBuilder().update(Task).set({ done: true })
-    .where('"listId" = :listId AND done = false', { listId }).execute();
-  return result.affected ?? 0;
+/** One UPDATE … RETURNING through `bulkUpdate`, so ORM capture delivers one UPDATED per task. */
+function completeAll(manager: EntityManager, listId: number): Promise<number> {
+  return bulkUpdate(manager, Task, { done: true }, '"listId" = $1 AND done = false', [listId]);
 }
 
 export const postResource = resource<Post, DemoContext>(Post, {

@@ -4,3 +4,12 @@ export { buildLiveSchema, type BuildSchemaOptions, type LiveSchema } from './sch
 export { names, typeNames } from './schema/names';
 export { matches, relationPaths } from './policy/evaluate';
 export { both, normalize, toFindWhere, evaluatePolicy, type Condition } from './policy/where';
+export { createLiveServer, type LiveServerOptions } from './server/create-live-server';
+export { serveLiveSchema, type LiveServer, type ServeOptions } from './server/serve';
+export { startEmbeddedPostgres, type EmbeddedPostgres } from './server/embedded-postgres';
+export { bulkUpdate, bulkDelete } from './capture/bulk';
+export type { RowChange, RowOp } from './capture/row-change';
+export { LiveEngine, type LiveEvent, type ChangeAction, type ChangePayload } from './live/engine';
+export { topic } from './live/topics';
+export type { PubSub } from './pubsub/types';
+export { inProcessPubSub } from './pubsub/in-process';

@@ -5,12 +5,9 @@ import { createPubSub, type YogaLogger } from 'graphql-yoga';
 import WebSocket from 'ws';
 import type { AuthUser, LiveContext } from '../src/define/context';
 import { ForbiddenError, UnauthenticatedError } from '../src/errors';
-import { buildLiveSchema } from '../src/schema/build';
-import { createLiveServer } from '../src/server/create-live-server';
 import { serveLiveSchema, type LiveServer, type ServedSchema, type ServeOptions } from '../src/server/serve';
 
 // createLiveServer's own job is wiring; the schema builder has its own suites.
-jest.mock('../src/schema/build', () => ({ buildLiveSchema: jest.fn() }));
 
 type ExecutionResult = FormattedExecutionResult<Record<string, unknown>, unknown>;
 
@@ -309,34 +306,5 @@ describe('LiveServer.close', () => {
     await server.close();
     expect(calls).toBe(1);
     await expect(fetch(server.url)).rejects.toThrow();
-  });
-});
-
-describe('createLiveServer', () => {
-  const fakeDataSource = () => ({ isInitialized: true, destroy: jest.fn(async () => undefined) });
-
-  it('builds the schema from its options and serves it', async () => {
-    const dataSource = fakeDataSource();
-    jest.mocked(buildLiveSchema).mockReturnValue({ ...live, models: [] });
-    const server = await createLiveServer({ dataSource: dataSource as any, resources: [], port: 0, host: '127.0.0.1', authenticate, logging: logger });
-    servers.push(server);
-    expect(jest.mocked(buildLiveSchema).mock.calls[0][0]).toMatchObject({ dataSource, resources: [] });
-    expect(await post(server, { query: '{ me }' }, { authorization: 'Bearer alice-token' })).toEqual({ status: 200, body: { data: { me: 'alice' } } });
-    await server.close();
-    expect(dataSource.destroy).not.toHaveBeenCalled(); // the caller owns it by default
-  });
-
-  it('destroys the DataSource on close when closeDataSource is set, after onClose', async () => {
-    const dataSource = fakeDataSource();
-    const order: string[] = [];
-    dataSource.destroy.mockImplementation(async () => void order.push('destroy'));
-    jest.mocked(buildLiveSchema).mockReturnValue({ ...live, models: [] });
-    const server = await createLiveServer({
-      dataSource: dataSource as any, resources: [], port: 0, host: '127.0.0.1', authenticate, logging: logger,
-      closeDataSource: true, onClose: () => void order.push('onClose'),
-    });
-    servers.push(server);
-    await server.close();
-    expect(order).toEqual(['onClose', 'destroy']);
   });
 });

@@ -4,13 +4,27 @@ import { BadUserInputError, ForbiddenError } from '../errors';
 import type { FieldModel, ResourceModel } from '../schema/model';
 import { both, normalize, type Condition } from '../policy/where';
 
-const INTEGER_ID = /^-?\d{1,18}$/;
+const INTEGER_ID = /^-?\d{1,19}$/;
+
+/** Largest value of an integer key column; an id beyond it would make PostgreSQL fail the whole query. */
+function maxIdOf(model: ResourceModel): bigint {
+  const { primary } = model;
+  const type = typeof primary.type === 'string' ? primary.type : model.metadata.dataSource.driver.normalizeType(primary);
+  switch (String(type).toLowerCase()) {
+    case 'smallint': case 'int2': return 32767n;
+    case 'bigint': case 'int8': return 9223372036854775807n;
+    default: return 2147483647n;
+  }
+}
 
 /** Validates an `ID` argument against the primary key's type. */
 export function parseId(model: ResourceModel, raw: unknown, label = model.names.type): string | number {
   const text = String(raw ?? '').trim();
   if (model.numericId) {
-    if (!INTEGER_ID.test(text)) throw new BadUserInputError(`Invalid ${label} id ${JSON.stringify(raw)}`, { field: 'id' });
+    const max = maxIdOf(model);
+    if (!INTEGER_ID.test(text) || BigInt(text) > max || BigInt(text) < -max - 1n) {
+      throw new BadUserInputError(`Invalid ${label} id ${JSON.stringify(raw)}`, { field: 'id' });
+    }
     const n = Number(text);
     return Number.isSafeInteger(n) ? n : text;
   }

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { LiveContext } from '../define/context';
 import type { CustomAction } from '../define/resource';
-import { NotFoundError } from '../errors';
+import { BadUserInputError, NotFoundError } from '../errors';
 import type { ResourceModel } from '../schema/model';
 import { both, toFindWhere, type Condition } from '../policy/where';
 import { assertPermission, conditionFor, refusal } from './access';
@@ -25,6 +25,23 @@ async function holds(manager: EntityManager, model: ResourceModel, condition: Co
   return where !== false && manager.getRepository(model.metadata.target).exists({ where: toFindWhere(where) });
 }
 
+/**
+ * A relation in the input may only name a row the caller can see: an
+ * invisible one is refused like a missing one (BAD_USER_INPUT, as the foreign
+ * key would), so the answer never confirms that a private row exists.
+ */
+async function assertReferencesVisible(manager: EntityManager, model: ResourceModel, models: Models, input: Record<string, unknown>, ctx: LiveContext): Promise<void> {
+  for (const [name, value] of Object.entries(input)) {
+    const field = model.byName.get(name);
+    const target = field?.relation && models.get(field.relation.inverseEntityMetadata.target);
+    if (!target || value === null || value === undefined) continue;
+    const id = parseId(target, value);
+    if (!(await holds(manager, target, conditionFor(target, 'retrieve', ctx), id))) {
+      throw new BadUserInputError(`${model.names.type}.${name}: ${target.names.type}:${id} does not exist`, { field: name });
+    }
+  }
+}
+
 function reload(manager: EntityManager, model: ResourceModel, id: unknown): Promise<any> {
   return manager.getRepository(model.metadata.target).findOneOrFail({ where: { [model.primary.propertyName]: id } });
 }
@@ -40,6 +57,7 @@ export async function createRow(model: ResourceModel, models: Models, input: Rec
   const createPolicy = conditionFor(model, 'create', ctx);
   if (createPolicy === false) throw refusal(ctx, `create ${model.names.type}`);
   return inTransaction(model, ctx, async (manager) => {
+    await assertReferencesVisible(manager, model, models, input, ctx);
     if (model.options.hooks?.beforeCreate) data = await model.options.hooks.beforeCreate(data, ctx);
     const repo = manager.getRepository(model.metadata.target);
     const saved = await repo.save(repo.create(data));
@@ -69,6 +87,7 @@ export async function patchRow(model: ResourceModel, models: Models, rawId: unkn
   let data = toEntityInput(model, models, input, 'patch');
   return inTransaction(model, ctx, async (manager) => {
     const row = await rowForWrite(manager, model, 'patch', id, ctx);
+    await assertReferencesVisible(manager, model, models, input, ctx);
     if (model.options.hooks?.beforePatch) data = await model.options.hooks.beforePatch(data, ctx, row);
     Object.assign(row, data);
     await manager.getRepository(model.metadata.target).save(row);

@@ -6,6 +6,10 @@ import type { Resource } from '../define/resource';
 import { SchemaDefinitionError } from '../errors';
 import { buildModel, linkModels, type ResourceModel } from './model';
 import { crudResolvers } from './resolvers';
+import { startOrmCapture, stopOrmCapture } from '../capture/orm';
+import { LiveEngine, type LiveEvent } from '../live/engine';
+import { subscriptionResolvers } from '../live/resolvers';
+import type { PubSub } from '../pubsub/types';
 import { DateTime, JSONScalar } from './scalars';
 import { commonTypeDefs, resourceTypeDefs, rootFields } from './sdl';
 
@@ -22,6 +26,16 @@ export interface BuildSchemaOptions {
   defaultLimit?: number;
   /** Maximum `limit` of list queries; default 1000. Over it: BAD_USER_INPUT. */
   maxLimit?: number;
+  /**
+   * Where changes come from. `'orm'` (default): a TypeORM entity subscriber
+   * sees every write made through this DataSource, published after commit.
+   * `'none'`: nothing is captured (call `live.engine.ingest` yourself).
+   */
+  capture?: 'orm' | 'none';
+  /** How routed events reach subscribers; default in-process. */
+  pubsub?: PubSub<LiveEvent>;
+  /** Events a subscriber may fall behind before it is ended with SLOW_CONSUMER; default 1000. */
+  subscriberQueueLimit?: number;
 }
 
 export interface LiveSchema {
@@ -30,11 +44,16 @@ export interface LiveSchema {
   models: ResourceModel[];
   /** A fresh per-request/per-operation context for a caller. */
   createContext(user: AuthUser | null): LiveContext;
+  /** Routes captured changes to subscribers; `activeSubscriptions` counts them. */
+  engine: LiveEngine;
+  /** Stops capture and ends every subscription. */
+  close(): Promise<void>;
 }
 
 /** Resources + TypeORM metadata → an executable schema with the pinned names of DESIGN. */
 export function buildLiveSchema({
   dataSource, resources, typeDefs = '', resolvers = {}, defaultLimit = 100, maxLimit = 1000,
+  capture = 'orm', pubsub, subscriberQueueLimit,
 }: BuildSchemaOptions): LiveSchema {
   if (dataSource.entityMetadatas.length === 0) throw new SchemaDefinitionError('buildLiveSchema needs an initialized DataSource (its entity metadata is empty)');
   const models = resources.map((r) => buildModel(dataSource, r));
@@ -59,13 +78,24 @@ export function buildLiveSchema({
   if (mutation.length) parts.push(`type Mutation {\n${mutation.join('\n')}\n}`);
   if (subscription.length) parts.push(`type Subscription {\n${subscription.join('\n')}\n}`);
   const generated = crudResolvers(models, { defaultLimit, maxLimit });
+  const engine = new LiveEngine({ dataSource, models, pubsub, queueLimit: subscriberQueueLimit });
   const schema = makeExecutableSchema({
     typeDefs: [parts.join('\n\n'), typeDefs].filter(Boolean),
-    resolvers: [{ DateTime, JSON: JSONScalar }, generated, resolvers],
+    resolvers: [{ DateTime, JSON: JSONScalar }, generated, subscriptionResolvers(models, engine), resolvers],
   });
+  // Capture starts last, so a schema error leaves no subscriber behind on the DataSource.
+  const orm = capture === 'orm' && dataSource.isInitialized
+    ? startOrmCapture(dataSource, models.map((m) => m.metadata.target), (changes) => void engine.ingest(changes))
+    : undefined;
   return {
     schema,
     models,
+    engine,
     createContext: (user) => ({ user, dataSource, loaders: new Map() }),
+    close: async () => {
+      if (orm) stopOrmCapture(orm, dataSource);
+      await engine.idle();
+      engine.close();
+    },
   };
 }

@@ -31,6 +31,7 @@ export async function createLiveServer(options: LiveServerOptions): Promise<Live
   return serveLiveSchema(live, {
     ...rest,
     onClose: async () => {
+      await live.close();
       await onClose?.();
       if (closeDataSource && options.dataSource.isInitialized) await options.dataSource.destroy();
     },

@@ -1,0 +1,68 @@
+import type { EntityManager, EntityTarget, ObjectLiteral } from 'typeorm';
+import { decodeRow } from './decode';
+import { ormCaptureOf } from './orm';
+import type { RowChange } from './row-change';
+
+/**
+ * A bulk write that ORM capture still sees. TypeORM's QueryBuilder
+ * `update()`/`delete()` report no ids, so they are invisible in ORM mode;
+ * these run one statement that returns the old and new rows and record them
+ * into the transaction's buffer (published at commit, dropped on rollback).
+ *
+ * `where` is SQL over the table's columns with `$1…` parameters.
+ *
+ * @example await bulkUpdate(manager, Task, { done: true }, '"listId" = $1 AND done = false', [listId])
+ */
+export async function bulkUpdate<T extends ObjectLiteral>(
+  manager: EntityManager,
+  entity: EntityTarget<T>,
+  set: Partial<T>,
+  where: string,
+  parameters: unknown[] = [],
+): Promise<number> {
+  const metadata = manager.connection.getMetadata(entity);
+  const driver = manager.connection.driver;
+  const params = [...parameters];
+  const assignments = Object.entries(set).map(([property, value]) => {
+    const column = metadata.findColumnWithPropertyName(property);
+    if (!column) throw new Error(`${metadata.name} has no column ${property}`);
+    params.push(driver.preparePersistentValue(value, column));
+    return `${driver.escape(column.databaseName)} = $${params.length}`;
+  });
+  const table = metadata.tablePath.split('.').map((p) => driver.escape(p)).join('.');
+  const pk = metadata.primaryColumns.map((c) => driver.escape(c.databaseName));
+  // The CTE locks and reads the old rows; the UPDATE joins them to return both states.
+  const sql = `WITH old AS (SELECT * FROM ${table} WHERE ${where} FOR UPDATE)
+    UPDATE ${table} AS t SET ${assignments.join(', ')} FROM old WHERE ${pk.map((c) => `t.${c} = old.${c}`).join(' AND ')}
+    RETURNING row_to_json(old) AS before, row_to_json(t) AS after`;
+  const rows = (await manager.query(sql, params)) as { before: Record<string, unknown>; after: Record<string, unknown> }[];
+  record(manager, metadata, rows.map((r) => ({ op: 'update' as const, before: decodeRow(metadata, r.before), after: decodeRow(metadata, r.after) })));
+  return rows.length;
+}
+
+/** Like {@link bulkUpdate}, for `DELETE … WHERE`. Returns how many rows went. */
+export async function bulkDelete<T extends ObjectLiteral>(
+  manager: EntityManager,
+  entity: EntityTarget<T>,
+  where: string,
+  parameters: unknown[] = [],
+): Promise<number> {
+  const metadata = manager.connection.getMetadata(entity);
+  const driver = manager.connection.driver;
+  const table = metadata.tablePath.split('.').map((p) => driver.escape(p)).join('.');
+  const rows = (await manager.query(`DELETE FROM ${table} AS t WHERE ${where} RETURNING row_to_json(t) AS before`, parameters)) as { before: Record<string, unknown> }[];
+  record(manager, metadata, rows.map((r) => ({ op: 'delete' as const, before: decodeRow(metadata, r.before) })));
+  return rows.length;
+}
+
+function record(
+  manager: EntityManager,
+  metadata: ReturnType<EntityManager['connection']['getMetadata']>,
+  rows: { op: 'update' | 'delete'; before?: Record<string, unknown>; after?: Record<string, unknown> }[],
+): void {
+  const capture = ormCaptureOf(manager.connection);
+  if (!capture || rows.length === 0) return;
+  const pk = metadata.primaryColumns[0].propertyName;
+  const changes: RowChange[] = rows.map((r) => ({ metadata, op: r.op, id: r.before![pk] as string | number, before: r.before, after: r.after }));
+  capture.record(manager.queryRunner, changes);
+}

@@ -1,0 +1,126 @@
+import type {
+  DataSource, EntitySubscriberInterface, InsertEvent, QueryRunner, RecoverEvent, RemoveEvent, SoftRemoveEvent,
+  TransactionCommitEvent, TransactionRollbackEvent, TransactionStartEvent, UpdateEvent,
+} from 'typeorm';
+import { collapse, snapshot, type RowChange } from './row-change';
+
+export type ChangeSink = (changes: RowChange[]) => void;
+
+/**
+ * ORM capture: a TypeORM entity subscriber that turns every insert, update,
+ * remove, soft-remove and recover made through the DataSource — our
+ * resolvers, custom resolvers, scripts — into RowChanges, buffered per
+ * QueryRunner with one frame per savepoint level: released savepoints merge
+ * into their parent, rolled-back ones are dropped, the outermost commit
+ * publishes. A change made with no transaction open is published at once.
+ *
+ * QueryBuilder `update()`/`delete()` carry no ids and are not seen; use
+ * {@link bulkUpdate} / {@link bulkDelete}, or database capture.
+ */
+export class OrmCapture implements EntitySubscriberInterface {
+  private readonly frames = new WeakMap<QueryRunner, RowChange[][]>();
+
+  constructor(private readonly dataSource: DataSource, private readonly sink: ChangeSink, private readonly entities: Set<unknown>) {}
+
+  /** Registers with the DataSource (instances pushed here are called like `@EventSubscriber()` classes). */
+  install(): this {
+    this.dataSource.subscribers.push(this);
+    return this;
+  }
+
+  uninstall(): void {
+    const i = this.dataSource.subscribers.indexOf(this);
+    if (i >= 0) this.dataSource.subscribers.splice(i, 1);
+  }
+
+  /** Adds changes to the transaction open on `queryRunner`, or publishes them when none is. */
+  record(queryRunner: QueryRunner | undefined, changes: RowChange[]): void {
+    const relevant = changes.filter((c) => this.entities.has(c.metadata.target));
+    if (!relevant.length) return;
+    const stack = queryRunner && queryRunner.isTransactionActive ? this.frames.get(queryRunner) : undefined;
+    if (stack?.length) stack[stack.length - 1].push(...relevant);
+    else this.sink(collapse(relevant));
+  }
+
+  afterTransactionStart(event: TransactionStartEvent): void {
+    const stack = this.frames.get(event.queryRunner) ?? [];
+    // A stack left over from a runner whose depth went back to 1 would be stale.
+    if ((event.queryRunner as unknown as { transactionDepth?: number }).transactionDepth === 1) stack.length = 0;
+    stack.push([]);
+    this.frames.set(event.queryRunner, stack);
+  }
+
+  afterTransactionCommit(event: TransactionCommitEvent): void {
+    const stack = this.frames.get(event.queryRunner);
+    const frame = stack?.pop();
+    if (!stack || !frame) return;
+    if (stack.length > 0) stack[stack.length - 1].push(...frame);
+    else if (frame.length) this.sink(collapse(frame));
+  }
+
+  afterTransactionRollback(event: TransactionRollbackEvent): void {
+    this.frames.get(event.queryRunner)?.pop();
+  }
+
+  afterInsert(event: InsertEvent<any>): void {
+    const after = snapshot(event.metadata, event.entity);
+    const id = event.metadata.getEntityIdMixedMap(event.entity);
+    if (after && id !== undefined) this.record(event.queryRunner, [{ metadata: event.metadata, op: 'insert', id: scalarId(id), after }]);
+  }
+
+  afterUpdate(event: UpdateEvent<any>): void {
+    const metadata = event.metadata;
+    const base = event.databaseEntity ?? undefined;
+    const id = base ? metadata.getEntityIdMixedMap(base) : event.entity ? metadata.getEntityIdMixedMap(event.entity) : undefined;
+    // QueryBuilder updates arrive without ids or old rows: nothing to route.
+    if (!base || id === undefined) return;
+    const before = snapshot(metadata, base);
+    const after = { ...before, ...snapshot(metadata, event.entity as Record<string, any>) };
+    this.record(event.queryRunner, [{ metadata, op: 'update', id: scalarId(id), before, after }]);
+  }
+
+  afterRemove(event: RemoveEvent<any>): void {
+    this.removed(event, event.entityId);
+  }
+
+  afterSoftRemove(event: SoftRemoveEvent<any>): void {
+    // A soft-removed row leaves every query, so subscribers see it go.
+    this.removed(event, event.entityId);
+  }
+
+  afterRecover(event: RecoverEvent<any>): void {
+    const after = snapshot(event.metadata, event.databaseEntity ?? event.entity);
+    const id = after && event.metadata.getEntityIdMixedMap(event.databaseEntity ?? event.entity);
+    if (after && id !== undefined) this.record(event.queryRunner, [{ metadata: event.metadata, op: 'insert', id: scalarId(id), after: { ...after, ...snapshot(event.metadata, event.entity) } }]);
+  }
+
+  private removed(event: RemoveEvent<any> | SoftRemoveEvent<any>, entityId: unknown): void {
+    const before = snapshot(event.metadata, event.databaseEntity ?? event.entity);
+    const id = entityId ?? (event.databaseEntity ? event.metadata.getEntityIdMixedMap(event.databaseEntity) : undefined);
+    if (before && id !== undefined) this.record(event.queryRunner, [{ metadata: event.metadata, op: 'delete', id: scalarId(id), before }]);
+  }
+}
+
+function scalarId(id: unknown): string | number {
+  if (id && typeof id === 'object') return scalarId(Object.values(id)[0]);
+  return id as string | number;
+}
+
+const captures = new WeakMap<DataSource, OrmCapture>();
+
+/** Starts ORM capture on a DataSource; one per DataSource. */
+export function startOrmCapture(dataSource: DataSource, entities: unknown[], sink: ChangeSink): OrmCapture {
+  if (captures.has(dataSource)) throw new Error('ORM capture is already running on this DataSource');
+  const capture = new OrmCapture(dataSource, sink, new Set(entities)).install();
+  captures.set(dataSource, capture);
+  return capture;
+}
+
+export function stopOrmCapture(capture: OrmCapture, dataSource: DataSource): void {
+  capture.uninstall();
+  if (captures.get(dataSource) === capture) captures.delete(dataSource);
+}
+
+export function ormCaptureOf(dataSource: DataSource): OrmCapture | undefined {
+  return captures.get(dataSource);
+}

@@ -1,0 +1,195 @@
+import type { DataSource, EntityMetadata } from 'typeorm';
+import type { LiveContext } from '../define/context';
+import type { RowChange } from '../capture/row-change';
+import type { ResourceModel } from '../schema/model';
+import { matches, relationPaths } from '../policy/evaluate';
+import type { Condition } from '../policy/where';
+import type { PubSub } from '../pubsub/types';
+import { inProcessPubSub } from '../pubsub/in-process';
+import { BoundedQueue } from './queue';
+import { groupValues, topic } from './topics';
+
+export type ChangeAction = 'CREATED' | 'UPDATED' | 'DELETED';
+
+/**
+ * What a topic carries: the row as it was and is *with respect to that
+ * topic* (`before` is null when the row was not in the group), with the
+ * relations the active subscribers' policies read already loaded — once per
+ * event, shared by every subscriber.
+ */
+export interface LiveEvent {
+  type: string;
+  id: string | number;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+}
+
+/** What a subscription yields to graphql-ws: the `XChange` object. */
+export type ChangePayload = Record<string, unknown> & { action: ChangeAction; id: string | number };
+
+interface Subscriber {
+  model: ResourceModel;
+  condition: Condition;
+  paths: string[];
+  queue: BoundedQueue<ChangePayload>;
+}
+
+export interface LiveEngineOptions {
+  dataSource: DataSource;
+  models: ResourceModel[];
+  pubsub?: PubSub<LiveEvent>;
+  /** Events a subscriber may fall behind before it is ended; default 1000. */
+  queueLimit?: number;
+  /** Called with errors of the background pipeline (default console.error). */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * Route → visible to this subscriber → shape for this subscriber. Changes are
+ * processed one at a time in commit order; per event, relation loads happen
+ * once, then every subscriber of each touched topic gets its own verdict
+ * synchronously (no query, no await per subscriber).
+ */
+export class LiveEngine {
+  readonly pubsub: PubSub<LiveEvent>;
+  private readonly byMetadata: Map<unknown, ResourceModel>;
+  private readonly subscribers = new Set<Subscriber>();
+  /** Relation paths the active subscribers of each type need, counted. */
+  private readonly pathUse = new Map<string, Map<string, number>>();
+  private pipeline: Promise<void> = Promise.resolve();
+  private readonly queueLimit: number;
+  private readonly onError: (error: unknown) => void;
+
+  constructor(private readonly options: LiveEngineOptions) {
+    this.pubsub = options.pubsub ?? inProcessPubSub<LiveEvent>();
+    this.byMetadata = new Map(options.models.map((m) => [m.metadata.target, m]));
+    this.queueLimit = options.queueLimit ?? 1000;
+    this.onError = options.onError ?? ((error) => console.error('typeorm-graphql-live: change delivery failed', error));
+  }
+
+  /** Active subscriptions (all transports); back to zero when every client has gone. */
+  get activeSubscriptions(): number {
+    return this.subscribers.size;
+  }
+
+  /** Committed changes from any capture; processed in order, after those before them. */
+  ingest(changes: RowChange[]): Promise<void> {
+    this.pipeline = this.pipeline.then(async () => {
+      for (const change of changes) {
+        try {
+          await this.route(change);
+        } catch (error) {
+          this.onError(error);
+        }
+      }
+    });
+    return this.pipeline;
+  }
+
+  /** Resolves when every change ingested so far has been routed. */
+  idle(): Promise<void> {
+    return this.pipeline;
+  }
+
+  private async route(change: RowChange): Promise<void> {
+    const model = this.byMetadata.get(change.metadata.target);
+    if (!model) return;
+    const type = model.names.type;
+    const before = change.op === 'insert' ? null : { ...change.before };
+    const after = change.op === 'delete' ? null : { ...change.after };
+    await this.loadRelations(model, [before, after]);
+    this.pubsub.publish(topic.instance(type, change.id), { type, id: change.id, before, after });
+    for (const [group, fn] of Object.entries(model.options.groups ?? {})) {
+      const was = before ? groupValues(fn(before)) : [];
+      const is = after ? groupValues(fn(after)) : [];
+      for (const value of new Set([...was, ...is])) {
+        this.pubsub.publish(topic.group(type, group, value), {
+          type, id: change.id, before: was.includes(value) ? before : null, after: is.includes(value) ? after : null,
+        });
+      }
+    }
+  }
+
+  /** Loads, once per event, the related rows that active subscribers' policies read. */
+  private async loadRelations(model: ResourceModel, rows: (Record<string, unknown> | null)[]): Promise<void> {
+    const paths = [...(this.pathUse.get(model.names.type)?.keys() ?? [])].sort();
+    if (!paths.length) return;
+    const manager = this.options.dataSource.manager;
+    const cache = new Map<string, Promise<Record<string, unknown> | null>>();
+    const load = (metadata: EntityMetadata, id: unknown) => {
+      const key = `${metadata.name}:${String(id)}`;
+      let row = cache.get(key);
+      if (!row) {
+        row = manager.findOne(metadata.target, { where: { [metadata.primaryColumns[0].propertyName]: id } as Record<string, any> }) as Promise<Record<string, unknown> | null>;
+        cache.set(key, row);
+      }
+      return row;
+    };
+    for (const row of rows) {
+      if (!row) continue;
+      for (const path of paths) {
+        let holder: Record<string, unknown> | null = row;
+        let metadata = model.metadata;
+        for (const part of path.split('.')) {
+          if (!holder) break;
+          const relation = metadata.relations.find((r) => r.propertyName === part);
+          if (!relation) break;
+          const current = holder[part];
+          if (current === undefined || current === null || typeof current !== 'object') {
+            const fk = relation.joinColumns[0];
+            const id = fk ? holder[fk.propertyName] : undefined;
+            holder[part] = id === undefined || id === null ? null : { ...(await load(relation.inverseEntityMetadata, id)) };
+            if (holder[part] && Object.keys(holder[part] as object).length === 0) holder[part] = null;
+          }
+          holder = holder[part] as Record<string, unknown> | null;
+          metadata = relation.inverseEntityMetadata;
+        }
+      }
+    }
+  }
+
+  /**
+   * A subscriber of one topic with the caller's read policy fixed at
+   * subscribe time. Each event becomes CREATED / UPDATED / DELETED relative
+   * to what this subscriber could see before and after, or nothing.
+   */
+  subscribe(model: ResourceModel, topicName: string, ctx: LiveContext, condition: Condition): BoundedQueue<ChangePayload> {
+    const paths = relationPaths(model.metadata, condition);
+    const rowField = model.names.camel;
+    let stop: () => void = () => undefined;
+    const subscriber: Subscriber = {
+      model, condition, paths,
+      queue: new BoundedQueue<ChangePayload>(this.queueLimit, () => {
+        stop();
+        this.subscribers.delete(subscriber);
+        this.usePaths(model, paths, -1);
+      }, () => ctx.loaders.clear()),
+    };
+    this.subscribers.add(subscriber);
+    this.usePaths(model, paths, +1);
+    const metadata = model.metadata;
+    stop = this.pubsub.subscribe(topicName, (event) => {
+      const was = event.before !== null && matches(metadata, condition, event.before);
+      const is = event.after !== null && matches(metadata, condition, event.after);
+      if (!was && !is) return;
+      const action: ChangeAction = was && is ? 'UPDATED' : is ? 'CREATED' : 'DELETED';
+      subscriber.queue.push({ action, id: event.id, [rowField]: action === 'DELETED' ? null : event.after });
+    });
+    return subscriber.queue;
+  }
+
+  private usePaths(model: ResourceModel, paths: string[], delta: number): void {
+    let use = this.pathUse.get(model.names.type);
+    if (!use) this.pathUse.set(model.names.type, (use = new Map()));
+    for (const path of paths) {
+      const n = (use.get(path) ?? 0) + delta;
+      if (n > 0) use.set(path, n);
+      else use.delete(path);
+    }
+  }
+
+  /** Ends every subscription (server shutdown). */
+  close(): void {
+    for (const s of [...this.subscribers]) void s.queue.return();
+  }
+}
