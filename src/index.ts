@@ -4,7 +4,7 @@ export { buildLiveSchema, type BuildSchemaOptions, type LiveSchema } from './sch
 export { names, typeNames } from './schema/names';
 export { matches, relationPaths } from './policy/evaluate';
 export { both, normalize, toFindWhere, evaluatePolicy, type Condition } from './policy/where';
-export { createLiveServer, type LiveServerOptions } from './server/create-live-server';
+export { createLiveServer, type LiveServerOptions, type LiveSchemaServer } from './server/create-live-server';
 export { serveLiveSchema, type LiveServer, type ServeOptions } from './server/serve';
 export { startEmbeddedPostgres, type EmbeddedPostgres } from './server/embedded-postgres';
 export { bulkUpdate, bulkDelete } from './capture/bulk';

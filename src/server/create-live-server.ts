@@ -1,4 +1,4 @@
-import { buildLiveSchema, type BuildSchemaOptions } from '../schema/build';
+import { buildLiveSchema, type BuildSchemaOptions, type LiveSchema } from '../schema/build';
 import { serveLiveSchema, type LiveServer, type ServeOptions } from './serve';
 
 export interface LiveServerOptions extends BuildSchemaOptions, ServeOptions {
@@ -12,9 +12,15 @@ export interface LiveServerOptions extends BuildSchemaOptions, ServeOptions {
   closeDataSource?: boolean;
 }
 
+/** A served live schema: the server plus its schema and change engine (`live.engine.activeSubscriptions`). */
+export interface LiveSchemaServer extends LiveServer {
+  live: LiveSchema;
+}
+
 /**
- * Builds the live schema for `resources` and serves it: HTTP, SSE and
- * WebSocket on one port. Prints nothing; log `server.url` yourself.
+ * Builds the live schema for `resources`, starts change capture and serves
+ * it: HTTP, SSE and WebSocket on one port. Prints nothing; log `server.url`
+ * yourself. `close()` stops capture and ends every subscription too.
  *
  * @example
  * const server = await createLiveServer({
@@ -25,10 +31,10 @@ export interface LiveServerOptions extends BuildSchemaOptions, ServeOptions {
  * });
  * console.log(`GraphQL on ${server.url}`);
  */
-export async function createLiveServer(options: LiveServerOptions): Promise<LiveServer> {
+export async function createLiveServer(options: LiveServerOptions): Promise<LiveSchemaServer> {
   const { closeDataSource = false, onClose, ...rest } = options;
   const live = buildLiveSchema(rest);
-  return serveLiveSchema(live, {
+  const server = await serveLiveSchema(live, {
     ...rest,
     onClose: async () => {
       await live.close();
@@ -36,4 +42,5 @@ export async function createLiveServer(options: LiveServerOptions): Promise<Live
       if (closeDataSource && options.dataSource.isInitialized) await options.dataSource.destroy();
     },
   });
+  return Object.assign(server, { live });
 }
