@@ -6,6 +6,12 @@ import { collapse, snapshot, type RowChange } from './row-change';
 
 export type ChangeSink = (changes: RowChange[]) => void;
 
+/** What one transaction or savepoint level has recorded so far. */
+interface Frame {
+  changes: RowChange[];
+  deferred: (() => void)[];
+}
+
 /**
  * ORM capture: a TypeORM entity subscriber that turns every insert, update,
  * remove, soft-remove and recover made through the DataSource — our
@@ -18,7 +24,7 @@ export type ChangeSink = (changes: RowChange[]) => void;
  * {@link bulkUpdate} / {@link bulkDelete}, or database capture.
  */
 export class OrmCapture implements EntitySubscriberInterface {
-  private readonly frames = new WeakMap<QueryRunner, RowChange[][]>();
+  private readonly frames = new WeakMap<QueryRunner, Frame[]>();
 
   constructor(private readonly dataSource: DataSource, private readonly sink: ChangeSink, private readonly entities: Set<unknown>) {}
 
@@ -38,15 +44,22 @@ export class OrmCapture implements EntitySubscriberInterface {
     const relevant = changes.filter((c) => this.entities.has(c.metadata.target));
     if (!relevant.length) return;
     const stack = queryRunner && queryRunner.isTransactionActive ? this.frames.get(queryRunner) : undefined;
-    if (stack?.length) stack[stack.length - 1].push(...relevant);
+    if (stack?.length) stack[stack.length - 1].changes.push(...relevant);
     else this.sink(collapse(relevant));
+  }
+
+  /** Runs `work` after the outermost commit of the transaction open on `queryRunner` (never on rollback), or now. */
+  defer(queryRunner: QueryRunner | undefined, work: () => void): void {
+    const stack = queryRunner && queryRunner.isTransactionActive ? this.frames.get(queryRunner) : undefined;
+    if (stack?.length) stack[stack.length - 1].deferred.push(work);
+    else work();
   }
 
   afterTransactionStart(event: TransactionStartEvent): void {
     const stack = this.frames.get(event.queryRunner) ?? [];
     // A stack left over from a runner whose depth went back to 1 would be stale.
     if ((event.queryRunner as unknown as { transactionDepth?: number }).transactionDepth === 1) stack.length = 0;
-    stack.push([]);
+    stack.push({ changes: [], deferred: [] });
     this.frames.set(event.queryRunner, stack);
   }
 
@@ -54,8 +67,13 @@ export class OrmCapture implements EntitySubscriberInterface {
     const stack = this.frames.get(event.queryRunner);
     const frame = stack?.pop();
     if (!stack || !frame) return;
-    if (stack.length > 0) stack[stack.length - 1].push(...frame);
-    else if (frame.length) this.sink(collapse(frame));
+    if (stack.length > 0) {
+      stack[stack.length - 1].changes.push(...frame.changes);
+      stack[stack.length - 1].deferred.push(...frame.deferred);
+      return;
+    }
+    if (frame.changes.length) this.sink(collapse(frame.changes));
+    for (const work of frame.deferred) work();
   }
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {

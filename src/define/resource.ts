@@ -94,6 +94,14 @@ export interface ResourceOptions<T extends ObjectLiteral = any, C extends LiveCo
   };
   /** Groups for `xGroupChanged`: name → function of a row. */
   groups?: Record<string, GroupFn<T>>;
+  /**
+   * Custom events (DCRF's `@observer` on a custom signal): name → GraphQL type
+   * of the payload. Each becomes `name(group: XGroup!): type` in Subscription,
+   * routed by the groups of the row it is about, and reaches only subscribers
+   * whose read policy lets them see that row. Publish with `publishEvent`.
+   * @example events: { taskReminder: { type: 'String!' } }
+   */
+  events?: Record<string, { type: string; description?: string }>;
   /** Custom mutation/query fields. */
   actions?: Record<string, CustomAction<C>>;
   /** Maximum `limit` of the list query; default the server's (1000). */

@@ -22,6 +22,8 @@ export interface LiveEvent {
   id: string | number;
   before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
+  /** Custom events only: what `publishEvent` was given. */
+  payload?: unknown;
 }
 
 /** What a subscription yields to graphql-ws: the `XChange` object. */
@@ -31,7 +33,7 @@ interface Subscriber {
   model: ResourceModel;
   condition: Condition;
   paths: string[];
-  queue: BoundedQueue<ChangePayload>;
+  queue: BoundedQueue<unknown>;
 }
 
 export interface LiveEngineOptions {
@@ -154,12 +156,60 @@ export class LiveEngine {
    * to what this subscriber could see before and after, or nothing.
    */
   subscribe(model: ResourceModel, topicName: string, ctx: LiveContext, condition: Condition): BoundedQueue<ChangePayload> {
-    const paths = relationPaths(model.metadata, condition);
     const rowField = model.names.camel;
+    const metadata = model.metadata;
+    return this.listen(model, topicName, ctx, condition, (event, push) => {
+      const was = event.before !== null && matches(metadata, condition, event.before);
+      const is = event.after !== null && matches(metadata, condition, event.after);
+      if (!was && !is) return;
+      const action: ChangeAction = was && is ? 'UPDATED' : is ? 'CREATED' : 'DELETED';
+      push({ action, id: event.id, [rowField]: action === 'DELETED' ? null : event.after });
+    }) as BoundedQueue<ChangePayload>;
+  }
+
+  /** A subscriber of a custom event: gets the payload when it may see the row the event is about. */
+  subscribeEvent(model: ResourceModel, topicName: string, ctx: LiveContext, condition: Condition): BoundedQueue<unknown> {
+    return this.listen(model, topicName, ctx, condition, (event, push) => {
+      if (event.after !== null && matches(model.metadata, condition, event.after)) push(event.payload);
+    });
+  }
+
+  /**
+   * Publishes a custom event about `row` (DCRF's `@observer`) to the groups
+   * the row is in, after changes ingested before it; subscribers whose read
+   * policy hides the row do not get it.
+   */
+  publishEvent(model: ResourceModel, name: string, payload: unknown, row: Record<string, unknown>): Promise<void> {
+    this.pipeline = this.pipeline.then(async () => {
+      try {
+        const type = model.names.type;
+        const after: Record<string, unknown> = { ...row };
+        await this.loadRelations(model, [after]);
+        const id = row[model.primary.propertyName] as string | number;
+        for (const [group, fn] of Object.entries(model.options.groups ?? {})) {
+          for (const value of groupValues(fn(row))) {
+            this.pubsub.publish(topic.event(type, name, group, value), { type, id, before: null, after, payload });
+          }
+        }
+      } catch (error) {
+        this.onError(error);
+      }
+    });
+    return this.pipeline;
+  }
+
+  private listen(
+    model: ResourceModel,
+    topicName: string,
+    ctx: LiveContext,
+    condition: Condition,
+    deliver: (event: LiveEvent, push: (item: unknown) => void) => void,
+  ): BoundedQueue<unknown> {
+    const paths = relationPaths(model.metadata, condition);
     let stop: () => void = () => undefined;
     const subscriber: Subscriber = {
       model, condition, paths,
-      queue: new BoundedQueue<ChangePayload>(this.queueLimit, () => {
+      queue: new BoundedQueue<unknown>(this.queueLimit, () => {
         stop();
         this.subscribers.delete(subscriber);
         this.usePaths(model, paths, -1);
@@ -167,14 +217,8 @@ export class LiveEngine {
     };
     this.subscribers.add(subscriber);
     this.usePaths(model, paths, +1);
-    const metadata = model.metadata;
-    stop = this.pubsub.subscribe(topicName, (event) => {
-      const was = event.before !== null && matches(metadata, condition, event.before);
-      const is = event.after !== null && matches(metadata, condition, event.after);
-      if (!was && !is) return;
-      const action: ChangeAction = was && is ? 'UPDATED' : is ? 'CREATED' : 'DELETED';
-      subscriber.queue.push({ action, id: event.id, [rowField]: action === 'DELETED' ? null : event.after });
-    });
+    const push = (item: unknown) => subscriber.queue.push(item);
+    stop = this.pubsub.subscribe(topicName, (event) => deliver(event, push));
     return subscriber.queue;
   }
 

@@ -32,8 +32,7 @@ export function subscriptionResolvers(models: ResourceModel[], engine: LiveEngin
     };
     const groups = m.options.groups ?? {};
     if (!Object.keys(groups).length) continue;
-    fields[names.groupSubscription(m.names)] = {
-      subscribe: async (_: unknown, args: { group: Record<string, string> }, ctx: LiveContext) => {
+    const groupSubscribe = (event?: string) => async (_: unknown, args: { group: Record<string, string> }, ctx: LiveContext) => {
         const entries = Object.entries(args.group ?? {}).filter(([, v]) => v !== null && v !== undefined);
         if (entries.length !== 1) throw new BadUserInputError(`${names.groupInput(m.names)} takes exactly one group`);
         const [group, value] = entries[0];
@@ -46,10 +45,13 @@ export function subscriptionResolvers(models: ResourceModel[], engine: LiveEngin
           ctx.loaders.clear();
           if (!related) throw new ForbiddenError(`Not allowed to subscribe to ${type} group ${group}=${value}`);
         }
-        return engine.subscribe(m, topic.group(type, group, value), ctx, conditionFor(m, 'list', ctx));
-      },
-      resolve: passThrough,
+        const condition = conditionFor(m, 'list', ctx);
+        return event
+          ? engine.subscribeEvent(m, topic.event(type, event, group, value), ctx, condition)
+          : engine.subscribe(m, topic.group(type, group, value), ctx, condition);
     };
+    fields[names.groupSubscription(m.names)] = { subscribe: groupSubscribe(), resolve: passThrough };
+    for (const name of Object.keys(m.options.events ?? {})) fields[name] = { subscribe: groupSubscribe(name), resolve: passThrough };
   }
   return { Subscription: fields };
 }

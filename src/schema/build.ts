@@ -1,6 +1,6 @@
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { AuthUser, LiveContext } from '../define/context';
 import type { Resource } from '../define/resource';
 import { SchemaDefinitionError } from '../errors';
@@ -46,6 +46,12 @@ export interface LiveSchema {
   createContext(user: AuthUser | null): LiveContext;
   /** Routes captured changes to subscribers; `activeSubscriptions` counts them. */
   engine: LiveEngine;
+  /**
+   * Publishes a custom event declared in a resource's `events` about `row`.
+   * Given a transactional `manager`, it goes out after the outermost commit
+   * (and never on rollback); otherwise at once.
+   */
+  publishEvent(name: string, payload: unknown, row: Record<string, unknown>, manager?: EntityManager): Promise<void>;
   /** Stops capture and ends every subscription. */
   close(): Promise<void>;
 }
@@ -92,6 +98,17 @@ export function buildLiveSchema({
     models,
     engine,
     createContext: (user) => ({ user, dataSource, loaders: new Map() }),
+    publishEvent: (name, payload, row, manager) => {
+      const model = models.find((m) => m.options.events && name in m.options.events);
+      if (!model) return Promise.reject(new Error(`No resource declares the event "${name}"`));
+      const publish = () => engine.publishEvent(model, name, payload, row);
+      if (orm && manager?.queryRunner?.isTransactionActive) {
+        // Goes out at commit; a rollback drops it.
+        orm.defer(manager.queryRunner, () => void publish());
+        return Promise.resolve();
+      }
+      return publish();
+    },
     close: async () => {
       if (orm) stopOrmCapture(orm, dataSource);
       await engine.idle();

@@ -68,6 +68,10 @@ export function rootFields(m: ResourceModel): { query: string[]; mutation: strin
   const subscription = [`  ${names.instanceSubscription(n)}(id: ID!): ${names.changeType(n)}!`];
   if (Object.keys(m.options.groups ?? {}).length) {
     subscription.push(`  ${names.groupSubscription(n)}(group: ${names.groupInput(n)}!): ${names.changeType(n)}!`);
+    for (const [name, event] of Object.entries(m.options.events ?? {})) {
+      const doc = event.description ? `  """${event.description}"""\n` : '';
+      subscription.push(`${doc}  ${name}(group: ${names.groupInput(n)}!): ${event.type}`);
+    }
   }
   for (const [name, action] of Object.entries(m.options.actions ?? {})) {
     const line = `${action.description ? `  """${action.description}"""\n` : ''}  ${name}${args(action.args)}: ${action.type}`;
