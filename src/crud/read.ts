@@ -19,6 +19,16 @@ export interface Limits {
   maxLimit: number;
 }
 
+/**
+ * Find options for rows the resolvers return: a many-to-one without a mapped
+ * foreign-key property is not on a loaded row, so its key is loaded with it
+ * (`row.reviewer = { id }`, from the same query) for `relatedRow` to resolve.
+ */
+export function rowFindOptions(model: ResourceModel): { loadRelationIds?: { relations: string[]; disableMixedMap: true } } {
+  const relations = model.fields.filter((f) => f.relation && !f.foreignKey && f.readable).map((f) => f.name);
+  return relations.length ? { loadRelationIds: { relations, disableMixedMap: true } } : {};
+}
+
 /** `tasks(where, orderBy, limit, offset)`: the caller's list policy AND the where, one query. */
 export async function listRows(
   model: ResourceModel,
@@ -37,7 +47,7 @@ export async function listRows(
   const order = orderToFind(model, args.orderBy, ctx);
   if (condition === false || limit === 0) return [];
   return ctx.dataSource.getRepository(model.metadata.target).find({
-    where: toFindWhere(condition), order, take: limit, skip: offset,
+    where: toFindWhere(condition), order, take: limit, skip: offset, ...rowFindOptions(model),
   });
 }
 
@@ -59,7 +69,7 @@ export function loaderFor(model: ResourceModel, ctx: LiveContext): DataLoader<st
     const pk = model.primary.propertyName;
     loader = new DataLoader(async (ids) => {
       const condition = both(conditionFor(model, 'retrieve', ctx), [{ [pk]: In([...ids]) }]);
-      const rows = condition === false ? [] : await ctx.dataSource.getRepository(model.metadata.target).find({ where: toFindWhere(condition) });
+      const rows = condition === false ? [] : await ctx.dataSource.getRepository(model.metadata.target).find({ where: toFindWhere(condition), ...rowFindOptions(model) });
       const byId = new Map(rows.map((r) => [String(r[pk]), r]));
       return ids.map((id) => byId.get(String(id)) ?? null);
     }, { cacheKeyFn: (id) => String(id) });

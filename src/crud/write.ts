@@ -7,6 +7,7 @@ import { both, toFindWhere, type Condition } from '../policy/where';
 import { assertPermission, conditionFor, refusal } from './access';
 import { translateDbError } from './db-errors';
 import { parseId, toEntityInput } from './input';
+import { rowFindOptions } from './read';
 
 type Models = Map<unknown, ResourceModel>;
 
@@ -43,7 +44,7 @@ async function assertReferencesVisible(manager: EntityManager, model: ResourceMo
 }
 
 function reload(manager: EntityManager, model: ResourceModel, id: unknown): Promise<any> {
-  return manager.getRepository(model.metadata.target).findOneOrFail({ where: { [model.primary.propertyName]: id } });
+  return manager.getRepository(model.metadata.target).findOneOrFail({ where: { [model.primary.propertyName]: id }, ...rowFindOptions(model) });
 }
 
 /**

@@ -95,7 +95,8 @@ function likeRegExp(pattern: string, insensitive: boolean): RegExp {
       else if (ch === '_') source += '[\\s\\S]';
       else source += ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     }
-    re = new RegExp(`^${source}$`, insensitive ? 'i' : '');
+    // `u`: `_` is one character (code point) in SQL, not one UTF-16 unit.
+    re = new RegExp(`^${source}$`, insensitive ? 'iu' : 'u');
     if (likeCache.size > 1000) likeCache.clear();
     likeCache.set(key, re);
   }
@@ -111,10 +112,7 @@ export function matchesValue(actual: unknown, expected: unknown): boolean {
   const value = op.child ?? op.value;
   switch (op.type) {
     case 'equal': return matchesValue(actual, value);
-    case 'not':
-      // NOT (x IS NULL) holds for any value; NOT (x = v) is unknown when x is NULL.
-      if (value instanceof FindOperator && value.type === 'isNull') return actual !== null && actual !== undefined;
-      return actual !== null && actual !== undefined && !matchesValue(actual, value);
+    case 'not': return isFalse(actual, value);
     case 'isNull': return actual === null || actual === undefined;
     case 'lessThan': return actual != null && compare(actual, value) < 0;
     case 'lessThanOrEqual': return actual != null && compare(actual, value) <= 0;
@@ -135,6 +133,26 @@ export function matchesValue(actual: unknown, expected: unknown): boolean {
 }
 
 /**
+ * Whether a comparison is FALSE, not merely not TRUE: NOT holds only then
+ * (NOT of UNKNOWN is UNKNOWN). `NOT (x = 1)` is unknown for a NULL x, while
+ * `NOT (x IS NULL)`, `NOT (x IN ())` and `NOT NOT (x IS NULL)` are decided.
+ */
+function isFalse(actual: unknown, expected: unknown): boolean {
+  const known = actual !== null && actual !== undefined;
+  if (!(expected instanceof FindOperator)) return known && !sameValue(actual, expected);
+  const op = expected as FindOperator<any>;
+  const value = op.child ?? op.value;
+  switch (op.type) {
+    case 'isNull': return known;
+    case 'not': return matchesValue(actual, value);
+    case 'in': case 'any': return (value as unknown[]).length === 0 || (known && !matchesValue(actual, op));
+    case 'and': return (op.value as unknown as FindOperator<any>[]).some((o) => isFalse(actual, o));
+    case 'or': return (op.value as unknown as FindOperator<any>[]).every((o) => isFalse(actual, o));
+    default: return known && !matchesValue(actual, op);
+  }
+}
+
+/**
  * The relation paths a condition reads (`['list', 'list.owner']`), so a
  * caller can load them once for many rows before evaluating in memory.
  * Paths that only compare the related primary key are left out: the foreign
@@ -149,7 +167,8 @@ export function relationPaths(metadata: EntityMetadata, condition: Condition, pr
       if (!relation || !isNested(expected)) continue;
       const pk = relation.inverseEntityMetadata.primaryColumns[0].propertyName;
       const nested = expected as Record<string, unknown>;
-      if (Object.keys(nested).every((k) => k === pk) && relation.joinColumns.length) continue;
+      // A virtual join column (no mapped foreign-key property) is not on a loaded row: the relation must be loaded.
+      if (Object.keys(nested).every((k) => k === pk) && relation.joinColumns.length && !relation.joinColumns[0].isVirtual) continue;
       paths.add(prefix + key);
       for (const p of relationPaths(relation.inverseEntityMetadata, [nested], `${prefix}${key}.`)) paths.add(p);
     }

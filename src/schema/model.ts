@@ -135,7 +135,8 @@ export function buildModel(dataSource: DataSource, res: Resource): ResourceModel
     const graphqlType = c.isPrimary ? 'ID' : isEnum ? names.enumType(n, name) : scalarFor(dataSource, c);
     const length = Number(c.length);
     fields.push({
-      name, column: c, graphqlType, isArray: c.isArray,
+      // simple-array holds a string[] in a text column: a list on the wire, like an array column.
+      name, column: c, graphqlType, isArray: c.isArray || c.type === 'simple-array',
       nullable: c.isNullable,
       readable: !writeOnly.has(name),
       creatable: !locked && c.isInsert,

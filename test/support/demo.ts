@@ -88,6 +88,7 @@ export async function startDemo(prefix: string, extra: Partial<BuildSchemaOption
         posts: await dataSource.getRepository('Post').count(),
       }),
       close: async () => {
+        await live.close();
         await dataSource.destroy();
         await db.drop();
       },
