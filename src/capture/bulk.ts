@@ -35,7 +35,7 @@ export async function bulkUpdate<T extends ObjectLiteral>(
   const sql = `WITH old AS (SELECT * FROM ${table} WHERE ${where} FOR UPDATE)
     UPDATE ${table} AS t SET ${assignments.join(', ')} FROM old WHERE ${pk.map((c) => `t.${c} = old.${c}`).join(' AND ')}
     RETURNING row_to_json(old) AS before, row_to_json(t) AS after`;
-  const rows = (await manager.query(sql, params)) as { before: Record<string, unknown>; after: Record<string, unknown> }[];
+  const rows = returnedRows<{ before: Record<string, unknown>; after: Record<string, unknown> }>(await manager.query(sql, params));
   record(manager, metadata, rows.map((r) => ({ op: 'update' as const, before: decodeRow(metadata, r.before), after: decodeRow(metadata, r.after) })));
   return rows.length;
 }
@@ -50,9 +50,18 @@ export async function bulkDelete<T extends ObjectLiteral>(
   const metadata = manager.connection.getMetadata(entity);
   const driver = manager.connection.driver;
   const table = metadata.tablePath.split('.').map((p) => driver.escape(p)).join('.');
-  const rows = (await manager.query(`DELETE FROM ${table} AS t WHERE ${where} RETURNING row_to_json(t) AS before`, parameters)) as { before: Record<string, unknown> }[];
+  const rows = returnedRows<{ before: Record<string, unknown> }>(await manager.query(`DELETE FROM ${table} AS t WHERE ${where} RETURNING row_to_json(t) AS before`, parameters));
   record(manager, metadata, rows.map((r) => ({ op: 'delete' as const, before: decodeRow(metadata, r.before) })));
   return rows.length;
+}
+
+/**
+ * The rows of `UPDATE/DELETE … RETURNING`: TypeORM's postgres driver answers
+ * those statements with `[rows, affectedCount]`, not with the rows.
+ */
+function returnedRows<T>(result: unknown): T[] {
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as T[];
+  return result as T[];
 }
 
 function record(

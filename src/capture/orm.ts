@@ -1,8 +1,8 @@
 import type {
-  DataSource, EntitySubscriberInterface, InsertEvent, QueryRunner, RecoverEvent, RemoveEvent, SoftRemoveEvent,
+  DataSource, EntityManager, EntityMetadata, EntitySubscriberInterface, InsertEvent, QueryRunner, RecoverEvent, RemoveEvent, SoftRemoveEvent,
   TransactionCommitEvent, TransactionRollbackEvent, TransactionStartEvent, UpdateEvent,
 } from 'typeorm';
-import { collapse, snapshot, type RowChange } from './row-change';
+import { collapse, rowKey, snapshot, type RowChange } from './row-change';
 
 export type ChangeSink = (changes: RowChange[]) => void;
 
@@ -25,6 +25,8 @@ interface Frame {
  */
 export class OrmCapture implements EntitySubscriberInterface {
   private readonly frames = new WeakMap<QueryRunner, Frame[]>();
+  /** Per runner: rows that ON DELETE CASCADE takes with a row being removed, read before its DELETE. */
+  private readonly cascades = new WeakMap<QueryRunner, Map<string, RowChange[]>>();
 
   constructor(private readonly dataSource: DataSource, private readonly sink: ChangeSink, private readonly entities: Set<unknown>) {}
 
@@ -97,8 +99,65 @@ export class OrmCapture implements EntitySubscriberInterface {
     this.record(event.queryRunner, [{ metadata, op: 'update', id: scalarId(id), before, after }]);
   }
 
+  /**
+   * The database deletes the rows that reference this one with ON DELETE
+   * CASCADE (a list's tasks) without TypeORM seeing them: read them now,
+   * inside the transaction, and record them as deleted with the row.
+   */
+  async beforeRemove(event: RemoveEvent<any>): Promise<void> {
+    const id = event.entityId ?? (event.databaseEntity ? event.metadata.getEntityIdMixedMap(event.databaseEntity) : undefined);
+    if (id === undefined || !event.queryRunner) return;
+    const parent = snapshot(event.metadata, event.databaseEntity ?? event.entity);
+    const doomed = await this.cascadedRows(event.manager, event.metadata, scalarId(id), parent, 0);
+    let stash = this.cascades.get(event.queryRunner);
+    if (!stash) this.cascades.set(event.queryRunner, (stash = new Map()));
+    const key = rowKey({ metadata: event.metadata, op: 'delete', id: scalarId(id) });
+    if (doomed.length) stash.set(key, doomed);
+    else stash.delete(key);
+  }
+
   afterRemove(event: RemoveEvent<any>): void {
+    const id = event.entityId ?? (event.databaseEntity ? event.metadata.getEntityIdMixedMap(event.databaseEntity) : undefined);
+    if (id !== undefined && event.queryRunner) {
+      const stash = this.cascades.get(event.queryRunner);
+      const key = rowKey({ metadata: event.metadata, op: 'delete', id: scalarId(id) });
+      const doomed = stash?.get(key);
+      if (doomed) {
+        stash!.delete(key);
+        this.record(event.queryRunner, doomed);
+      }
+    }
     this.removed(event, event.entityId);
+  }
+
+  /**
+   * Captured rows that reference `id` through a CASCADE foreign key, their
+   * own dependants first. Each carries the row it goes with as its loaded
+   * relation: when the change is routed that row is gone, and read policies
+   * that look through the relation (`{ list: { private: false } }`) must
+   * still see it as it was.
+   */
+  private async cascadedRows(
+    manager: EntityManager, metadata: EntityMetadata, id: string | number, parent: Record<string, unknown> | undefined, depth: number,
+  ): Promise<RowChange[]> {
+    if (depth > 8) return [];
+    const out: RowChange[] = [];
+    for (const dependant of manager.connection.entityMetadatas) {
+      if (!this.entities.has(dependant.target)) continue;
+      for (const relation of dependant.relations) {
+        if (!(relation.isManyToOne || relation.isOneToOneOwner) || relation.onDelete !== 'CASCADE') continue;
+        if (relation.inverseEntityMetadata.target !== metadata.target) continue;
+        const pk = metadata.primaryColumns[0].propertyName;
+        const rows = await manager.find(dependant.target, { where: { [relation.propertyName]: { [pk]: id } } as Record<string, any> });
+        for (const row of rows) {
+          const rowId = scalarId(dependant.getEntityIdMixedMap(row));
+          const before = snapshot(dependant, row)!;
+          out.push(...(await this.cascadedRows(manager, dependant, rowId, before, depth + 1)));
+          out.push({ metadata: dependant, op: 'delete', id: rowId, before: parent ? { ...before, [relation.propertyName]: { ...parent } } : before });
+        }
+      }
+    }
+    return out;
   }
 
   afterSoftRemove(event: SoftRemoveEvent<any>): void {

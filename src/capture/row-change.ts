@@ -5,7 +5,9 @@ export type RowOp = 'insert' | 'update' | 'delete';
 /**
  * One committed change of one row, however it was captured. `before` and
  * `after` are column snapshots keyed by entity property (no relations):
- * insert has only `after`, delete only `before`.
+ * insert has only `after`, delete only `before`. Exception: a row deleted by
+ * ON DELETE CASCADE carries the row it went with as its loaded relation,
+ * since that row is gone by the time the change is routed.
  */
 export interface RowChange {
   metadata: EntityMetadata;

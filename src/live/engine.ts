@@ -1,8 +1,8 @@
 import type { DataSource, EntityMetadata } from 'typeorm';
 import type { LiveContext } from '../define/context';
-import type { RowChange } from '../capture/row-change';
+import { snapshot, type RowChange } from '../capture/row-change';
 import type { ResourceModel } from '../schema/model';
-import { matches, relationPaths } from '../policy/evaluate';
+import { matches, relationPaths, sameValue } from '../policy/evaluate';
 import type { Condition } from '../policy/where';
 import type { PubSub } from '../pubsub/types';
 import { inProcessPubSub } from '../pubsub/in-process';
@@ -24,6 +24,12 @@ export interface LiveEvent {
   after: Record<string, unknown> | null;
   /** Custom events only: what `publishEvent` was given. */
   payload?: unknown;
+  /**
+   * The row itself did not change, a row its read policy looks at did (its
+   * list became private): only subscribers for whom the row appears or
+   * disappears get an event (CREATED / DELETED), the others nothing.
+   */
+  transitionOnly?: boolean;
 }
 
 /** What a subscription yields to graphql-ws: the `XChange` object. */
@@ -96,18 +102,58 @@ export class LiveEngine {
   private async route(change: RowChange): Promise<void> {
     const model = this.byMetadata.get(change.metadata.target);
     if (!model) return;
-    const type = model.names.type;
     const before = change.op === 'insert' ? null : { ...change.before };
     const after = change.op === 'delete' ? null : { ...change.after };
     await this.loadRelations(model, [before, after]);
-    this.pubsub.publish(topic.instance(type, change.id), { type, id: change.id, before, after });
+    this.publishChange(model, change.id, before, after, false);
+    if (change.op === 'update') await this.routeDependents(change);
+  }
+
+  /** The instance topic gets the change itself; each group topic the row as it was and is in that group. */
+  private publishChange(model: ResourceModel, id: string | number, before: Record<string, unknown> | null, after: Record<string, unknown> | null, transitionOnly: boolean): void {
+    const type = model.names.type;
+    const extra = transitionOnly ? { transitionOnly } : {};
+    this.pubsub.publish(topic.instance(type, id), { type, id, before, after, ...extra });
     for (const [group, fn] of Object.entries(model.options.groups ?? {})) {
       const was = before ? groupValues(fn(before)) : [];
       const is = after ? groupValues(fn(after)) : [];
       for (const value of new Set([...was, ...is])) {
         this.pubsub.publish(topic.group(type, group, value), {
-          type, id: change.id, before: was.includes(value) ? before : null, after: is.includes(value) ? after : null,
+          type, id, before: was.includes(value) ? before : null, after: is.includes(value) ? after : null, ...extra,
         });
+      }
+    }
+  }
+
+  /**
+   * An update of a row that active subscribers' read policies look at
+   * through a many-to-one relation (`Task.list` for `{ list: { private:
+   * false } }`) changes which rows pointing at it they may see, though none
+   * of those rows changed. Each such row is published with the related row
+   * as it was and as it is, transition-only: a subscriber for whom it
+   * disappears gets DELETED, one for whom it appears CREATED, others
+   * nothing. One query per resource and relation, only while subscribers
+   * with such a policy exist. (First relation level only.)
+   */
+  private async routeDependents(change: RowChange): Promise<void> {
+    const { before: was, after: is } = change;
+    if (!was || !is || !Object.keys({ ...was, ...is }).some((k) => !sameValue(was[k], is[k]))) return;
+    for (const model of this.options.models) {
+      const relations = new Set([...(this.pathUse.get(model.names.type)?.keys() ?? [])].map((p) => p.split('.')[0]));
+      for (const name of relations) {
+        const relation = model.metadata.relations.find((r) => r.propertyName === name);
+        if (!relation || relation.inverseEntityMetadata.target !== change.metadata.target || !relation.joinColumns.length) continue;
+        const pk = relation.inverseEntityMetadata.primaryColumns[0].propertyName;
+        const rows = await this.options.dataSource.manager.find(model.metadata.target, {
+          where: { [name]: { [pk]: change.id } } as Record<string, any>,
+          order: { [model.primary.propertyName]: 'ASC' } as Record<string, any>,
+        });
+        const pairs = rows.map((row) => {
+          const plain = snapshot(model.metadata, row)!;
+          return { id: plain[model.primary.propertyName] as string | number, before: { ...plain, [name]: { ...was } }, after: { ...plain, [name]: { ...is } } };
+        });
+        await this.loadRelations(model, pairs.flatMap((p) => [p.before, p.after]));
+        for (const p of pairs) this.publishChange(model, p.id, p.before, p.after, true);
       }
     }
   }
@@ -162,6 +208,7 @@ export class LiveEngine {
       const was = event.before !== null && matches(metadata, condition, event.before);
       const is = event.after !== null && matches(metadata, condition, event.after);
       if (!was && !is) return;
+      if (event.transitionOnly && was === is) return;
       const action: ChangeAction = was && is ? 'UPDATED' : is ? 'CREATED' : 'DELETED';
       push({ action, id: event.id, [rowField]: action === 'DELETED' ? null : event.after });
     }) as BoundedQueue<ChangePayload>;
