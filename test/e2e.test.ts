@@ -105,6 +105,31 @@ describe('the demo over HTTP and WebSocket', () => {
     await waitUntil(() => server.live.engine.activeSubscriptions === 0);
   });
 
+  it('applies the same field visibility to subscriptions over SSE', async () => {
+    const lists = await http('{ todoLists(where: { name: "Chores" }) { id } tasks { id } }', {}, token);
+    const listId = lists.body.data.todoLists[0].id;
+    const taskId = lists.body.data.tasks[0].id;
+    const controller = new AbortController();
+    const response = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: `subscription { taskGroupChanged(group: { list: ${listId} }) { action id task { text done } } }` }),
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    await waitUntil(() => server.live.engine.activeSubscriptions === 1);
+    await http('mutation($id: ID!) { patchTask(id: $id, input: { text: "Dishes!", done: false }) { id } }', { id: taskId }, token);
+    let text = '';
+    while (!/"taskGroupChanged"/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    const data = JSON.parse(/data: (.*)/.exec(text)![1]);
+    // Anonymous over SSE: the change arrives, `done` does not.
+    expect(data).toEqual({ data: { taskGroupChanged: { action: 'UPDATED', id: taskId, task: { text: 'Dishes!', done: null } } } });
+    controller.abort();
+    await reader.cancel().catch(() => undefined);
+    await waitUntil(() => server.live.engine.activeSubscriptions === 0);
+  });
+
   it('refuses a bad token on both transports', async () => {
     const response = await http('{ me { id } }', {}, 'not-a-token');
     expect(response.status).toBe(401);
