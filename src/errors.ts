@@ -10,15 +10,9 @@ export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'NOT_FOUND'
+  /** A subscriber fell too far behind and its subscription was ended. */
+  | 'SLOW_CONSUMER'
   | 'INTERNAL_SERVER_ERROR';
-
-const httpStatus: Record<ErrorCode, number> = {
-  BAD_USER_INPUT: 200,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 200,
-  NOT_FOUND: 200,
-  INTERNAL_SERVER_ERROR: 500,
-};
 
 export class LiveError extends GraphQLError {
   constructor(
@@ -26,7 +20,8 @@ export class LiveError extends GraphQLError {
     message: string,
     extra: Record<string, unknown> = {},
   ) {
-    super(message, { extensions: { code, ...extra, http: code === 'UNAUTHENTICATED' ? { status: httpStatus[code] } : undefined } });
+    // Only a refused credential changes the HTTP status (401); yoga strips `http` from the body.
+    super(message, { extensions: { code, ...extra, ...(code === 'UNAUTHENTICATED' ? { http: { status: 401 } } : {}) } });
     this.name = 'LiveError';
   }
 }

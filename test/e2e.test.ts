@@ -5,6 +5,7 @@ import { createDemoApp } from '../example/app';
 import { demoEntities } from '../example/entities';
 import { createLiveServer, type LiveSchemaServer } from '../src';
 import { createTestDatabase, testDataSource } from './support/database';
+import { waitUntil } from './support/live';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let ds: DataSource;
@@ -142,11 +143,3 @@ describe('the demo over HTTP and WebSocket', () => {
     expect(await closed).toBe(4403);
   });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -1,4 +1,4 @@
-import type { EntityManager, EntityTarget, ObjectLiteral } from 'typeorm';
+import type { EntityManager, EntityMetadata, EntityTarget, ObjectLiteral } from 'typeorm';
 import { decodeRow } from './decode';
 import { ormCaptureOf } from './orm';
 import type { RowChange } from './row-change';
@@ -29,7 +29,7 @@ export async function bulkUpdate<T extends ObjectLiteral>(
     params.push(driver.preparePersistentValue(value, column));
     return `${driver.escape(column.databaseName)} = $${params.length}`;
   });
-  const table = metadata.tablePath.split('.').map((p) => driver.escape(p)).join('.');
+  const table = tableOf(manager, metadata);
   const pk = metadata.primaryColumns.map((c) => driver.escape(c.databaseName));
   // The CTE locks and reads the old rows; the UPDATE joins them to return both states.
   const sql = `WITH old AS (SELECT * FROM ${table} WHERE ${where} FOR UPDATE)
@@ -48,8 +48,7 @@ export async function bulkDelete<T extends ObjectLiteral>(
   parameters: unknown[] = [],
 ): Promise<number> {
   const metadata = manager.connection.getMetadata(entity);
-  const driver = manager.connection.driver;
-  const table = metadata.tablePath.split('.').map((p) => driver.escape(p)).join('.');
+  const table = tableOf(manager, metadata);
   const rows = returnedRows<{ before: Record<string, unknown> }>(await manager.query(`DELETE FROM ${table} AS t WHERE ${where} RETURNING row_to_json(t) AS before`, parameters));
   record(manager, metadata, rows.map((r) => ({ op: 'delete' as const, before: decodeRow(metadata, r.before) })));
   return rows.length;
@@ -64,9 +63,14 @@ function returnedRows<T>(result: unknown): T[] {
   return result as T[];
 }
 
+/** The entity's table, schema-qualified and quoted. */
+function tableOf(manager: EntityManager, metadata: EntityMetadata): string {
+  return metadata.tablePath.split('.').map((part) => manager.connection.driver.escape(part)).join('.');
+}
+
 function record(
   manager: EntityManager,
-  metadata: ReturnType<EntityManager['connection']['getMetadata']>,
+  metadata: EntityMetadata,
   rows: { op: 'update' | 'delete'; before?: Record<string, unknown>; after?: Record<string, unknown> }[],
 ): void {
   const capture = ormCaptureOf(manager.connection);

@@ -105,29 +105,26 @@ export class OrmCapture implements EntitySubscriberInterface {
    * inside the transaction, and record them as deleted with the row.
    */
   async beforeRemove(event: RemoveEvent<any>): Promise<void> {
-    const id = event.entityId ?? (event.databaseEntity ? event.metadata.getEntityIdMixedMap(event.databaseEntity) : undefined);
+    const id = removedId(event);
     if (id === undefined || !event.queryRunner) return;
     const parent = snapshot(event.metadata, event.databaseEntity ?? event.entity);
-    const doomed = await this.cascadedRows(event.manager, event.metadata, scalarId(id), parent, 0);
+    const doomed = await this.cascadedRows(event.manager, event.metadata, id, parent, 0);
     let stash = this.cascades.get(event.queryRunner);
     if (!stash) this.cascades.set(event.queryRunner, (stash = new Map()));
-    const key = rowKey({ metadata: event.metadata, op: 'delete', id: scalarId(id) });
+    const key = rowKey(event.metadata, id);
     if (doomed.length) stash.set(key, doomed);
     else stash.delete(key);
   }
 
   afterRemove(event: RemoveEvent<any>): void {
-    const id = event.entityId ?? (event.databaseEntity ? event.metadata.getEntityIdMixedMap(event.databaseEntity) : undefined);
-    if (id !== undefined && event.queryRunner) {
-      const stash = this.cascades.get(event.queryRunner);
-      const key = rowKey({ metadata: event.metadata, op: 'delete', id: scalarId(id) });
-      const doomed = stash?.get(key);
-      if (doomed) {
-        stash!.delete(key);
-        this.record(event.queryRunner, doomed);
-      }
+    const id = removedId(event);
+    const stash = event.queryRunner && this.cascades.get(event.queryRunner);
+    const doomed = id !== undefined ? stash?.get(rowKey(event.metadata, id)) : undefined;
+    if (doomed) {
+      stash!.delete(rowKey(event.metadata, id!));
+      this.record(event.queryRunner, doomed);
     }
-    this.removed(event, event.entityId);
+    this.removed(event);
   }
 
   /**
@@ -162,7 +159,7 @@ export class OrmCapture implements EntitySubscriberInterface {
 
   afterSoftRemove(event: SoftRemoveEvent<any>): void {
     // A soft-removed row leaves every query, so subscribers see it go.
-    this.removed(event, event.entityId);
+    this.removed(event);
   }
 
   afterRecover(event: RecoverEvent<any>): void {
@@ -171,11 +168,17 @@ export class OrmCapture implements EntitySubscriberInterface {
     if (after && id !== undefined) this.record(event.queryRunner, [{ metadata: event.metadata, op: 'insert', id: scalarId(id), after: { ...after, ...snapshot(event.metadata, event.entity) } }]);
   }
 
-  private removed(event: RemoveEvent<any> | SoftRemoveEvent<any>, entityId: unknown): void {
+  private removed(event: RemoveEvent<any> | SoftRemoveEvent<any>): void {
     const before = snapshot(event.metadata, event.databaseEntity ?? event.entity);
-    const id = entityId ?? (event.databaseEntity ? event.metadata.getEntityIdMixedMap(event.databaseEntity) : undefined);
-    if (before && id !== undefined) this.record(event.queryRunner, [{ metadata: event.metadata, op: 'delete', id: scalarId(id), before }]);
+    const id = removedId(event);
+    if (before && id !== undefined) this.record(event.queryRunner, [{ metadata: event.metadata, op: 'delete', id, before }]);
   }
+}
+
+/** `remove()` strips the id from the entity; TypeORM passes it as `entityId` (and on the loaded `databaseEntity`). */
+function removedId(event: RemoveEvent<any> | SoftRemoveEvent<any>): string | number | undefined {
+  const id = event.entityId ?? (event.databaseEntity ? event.metadata.getEntityIdMixedMap(event.databaseEntity) : undefined);
+  return id === undefined ? undefined : scalarId(id);
 }
 
 function scalarId(id: unknown): string | number {

@@ -28,8 +28,8 @@ export function snapshot(metadata: EntityMetadata, entity: Record<string, any> |
   return out;
 }
 
-export function rowKey(change: RowChange): string {
-  return `${change.metadata.name}:${String(change.id)}`;
+export function rowKey(metadata: EntityMetadata, id: string | number): string {
+  return `${metadata.name}:${String(id)}`;
 }
 
 /**
@@ -41,7 +41,7 @@ export function rowKey(change: RowChange): string {
 export function collapse(changes: RowChange[]): RowChange[] {
   const byRow = new Map<string, RowChange | null>();
   for (const change of changes) {
-    const key = rowKey(change);
+    const key = rowKey(change.metadata, change.id);
     const prev = byRow.get(key);
     if (prev === undefined) {
       byRow.set(key, change);

@@ -1,6 +1,6 @@
 import type { DataSource, EntityMetadata } from 'typeorm';
 import type { LiveContext } from '../define/context';
-import { snapshot, type RowChange } from '../capture/row-change';
+import { rowKey, snapshot, type RowChange } from '../capture/row-change';
 import type { ResourceModel } from '../schema/model';
 import { matches, relationPaths, sameValue } from '../policy/evaluate';
 import type { Condition } from '../policy/where';
@@ -35,13 +35,6 @@ export interface LiveEvent {
 /** What a subscription yields to graphql-ws: the `XChange` object. */
 export type ChangePayload = Record<string, unknown> & { action: ChangeAction; id: string | number };
 
-interface Subscriber {
-  model: ResourceModel;
-  condition: Condition;
-  paths: string[];
-  queue: BoundedQueue<unknown>;
-}
-
 export interface LiveEngineOptions {
   dataSource: DataSource;
   models: ResourceModel[];
@@ -61,7 +54,12 @@ export interface LiveEngineOptions {
 export class LiveEngine {
   readonly pubsub: PubSub<LiveEvent>;
   private readonly byMetadata: Map<unknown, ResourceModel>;
-  private readonly subscribers = new Set<Subscriber>();
+  private readonly queues = new Set<BoundedQueue<unknown>>();
+  /**
+   * The `XChange` objects of an event, one per action, built by the first
+   * subscriber that needs each and shared by the rest (read-only for them).
+   */
+  private readonly payloads = new WeakMap<LiveEvent, Partial<Record<ChangeAction, ChangePayload>>>();
   /** Relation paths the active subscribers of each type need, counted. */
   private readonly pathUse = new Map<string, Map<string, number>>();
   private pipeline: Promise<void> = Promise.resolve();
@@ -77,15 +75,20 @@ export class LiveEngine {
 
   /** Active subscriptions (all transports); back to zero when every client has gone. */
   get activeSubscriptions(): number {
-    return this.subscribers.size;
+    return this.queues.size;
   }
 
   /** Committed changes from any capture; processed in order, after those before them. */
   ingest(changes: RowChange[]): Promise<void> {
+    return this.enqueue(changes.map((change) => () => this.route(change)));
+  }
+
+  /** Runs work items one after another behind everything queued before; a failing item is reported, not fatal. */
+  private enqueue(work: (() => Promise<void>)[]): Promise<void> {
     this.pipeline = this.pipeline.then(async () => {
-      for (const change of changes) {
+      for (const item of work) {
         try {
-          await this.route(change);
+          await item();
         } catch (error) {
           this.onError(error);
         }
@@ -114,14 +117,8 @@ export class LiveEngine {
     const type = model.names.type;
     const extra = transitionOnly ? { transitionOnly } : {};
     this.pubsub.publish(topic.instance(type, id), { type, id, before, after, ...extra });
-    for (const [group, fn] of Object.entries(model.options.groups ?? {})) {
-      const was = before ? groupValues(fn(before)) : [];
-      const is = after ? groupValues(fn(after)) : [];
-      for (const value of new Set([...was, ...is])) {
-        this.pubsub.publish(topic.group(type, group, value), {
-          type, id, before: was.includes(value) ? before : null, after: is.includes(value) ? after : null, ...extra,
-        });
-      }
+    for (const [group, value, wasIn, isIn] of groupMoves(model, before, after)) {
+      this.pubsub.publish(topic.group(type, group, value), { type, id, before: wasIn ? before : null, after: isIn ? after : null, ...extra });
     }
   }
 
@@ -160,12 +157,14 @@ export class LiveEngine {
 
   /** Loads, once per event, the related rows that active subscribers' policies read. */
   private async loadRelations(model: ResourceModel, rows: (Record<string, unknown> | null)[]): Promise<void> {
-    const paths = [...(this.pathUse.get(model.names.type)?.keys() ?? [])].sort();
-    if (!paths.length) return;
+    const use = this.pathUse.get(model.names.type);
+    if (!use?.size) return;
+    // Walking `list.owner` loads `list` on the way, so path order does not matter.
+    const paths = [...use.keys()];
     const manager = this.options.dataSource.manager;
     const cache = new Map<string, Promise<Record<string, unknown> | null>>();
     const load = (metadata: EntityMetadata, id: unknown) => {
-      const key = `${metadata.name}:${String(id)}`;
+      const key = rowKey(metadata, id as string | number);
       let row = cache.get(key);
       if (!row) {
         row = manager.findOne(metadata.target, { where: { [metadata.primaryColumns[0].propertyName]: id } as Record<string, any> }) as Promise<Record<string, unknown> | null>;
@@ -182,12 +181,11 @@ export class LiveEngine {
           if (!holder) break;
           const relation = metadata.relations.find((r) => r.propertyName === part);
           if (!relation) break;
-          const current = holder[part];
-          if (current === undefined || current === null || typeof current !== 'object') {
-            const fk = relation.joinColumns[0];
-            const id = fk ? holder[fk.propertyName] : undefined;
-            holder[part] = id === undefined || id === null ? null : { ...(await load(relation.inverseEntityMetadata, id)) };
-            if (holder[part] && Object.keys(holder[part] as object).length === 0) holder[part] = null;
+          if (!isLoaded(holder[part])) {
+            const id = relation.joinColumns[0] ? holder[relation.joinColumns[0].propertyName] : undefined;
+            const related = id === undefined || id === null ? null : await load(relation.inverseEntityMetadata, id);
+            // A copy per row: events may annotate their rows, the cache must stay clean.
+            holder[part] = related ? { ...related } : null;
           }
           holder = holder[part] as Record<string, unknown> | null;
           metadata = relation.inverseEntityMetadata;
@@ -209,9 +207,14 @@ export class LiveEngine {
       const is = event.after !== null && matches(metadata, condition, event.after);
       if (!was && !is) return;
       if (event.transitionOnly && was === is) return;
-      const action: ChangeAction = was && is ? 'UPDATED' : is ? 'CREATED' : 'DELETED';
-      push({ action, id: event.id, [rowField]: action === 'DELETED' ? null : event.after });
+      push(this.payloadOf(event, was && is ? 'UPDATED' : is ? 'CREATED' : 'DELETED', rowField));
     }) as BoundedQueue<ChangePayload>;
+  }
+
+  private payloadOf(event: LiveEvent, action: ChangeAction, rowField: string): ChangePayload {
+    let byAction = this.payloads.get(event);
+    if (!byAction) this.payloads.set(event, (byAction = {}));
+    return (byAction[action] ??= { action, id: event.id, [rowField]: action === 'DELETED' ? null : event.after });
   }
 
   /** A subscriber of a custom event: gets the payload when it may see the row the event is about. */
@@ -227,22 +230,15 @@ export class LiveEngine {
    * policy hides the row do not get it.
    */
   publishEvent(model: ResourceModel, name: string, payload: unknown, row: Record<string, unknown>): Promise<void> {
-    this.pipeline = this.pipeline.then(async () => {
-      try {
-        const type = model.names.type;
-        const after: Record<string, unknown> = { ...row };
-        await this.loadRelations(model, [after]);
-        const id = row[model.primary.propertyName] as string | number;
-        for (const [group, fn] of Object.entries(model.options.groups ?? {})) {
-          for (const value of groupValues(fn(row))) {
-            this.pubsub.publish(topic.event(type, name, group, value), { type, id, before: null, after, payload });
-          }
-        }
-      } catch (error) {
-        this.onError(error);
+    return this.enqueue([async () => {
+      const type = model.names.type;
+      const after: Record<string, unknown> = { ...row };
+      await this.loadRelations(model, [after]);
+      const id = row[model.primary.propertyName] as string | number;
+      for (const [group, value] of groupMoves(model, null, row)) {
+        this.pubsub.publish(topic.event(type, name, group, value), { type, id, before: null, after, payload });
       }
-    });
-    return this.pipeline;
+    }]);
   }
 
   private listen(
@@ -254,19 +250,16 @@ export class LiveEngine {
   ): BoundedQueue<unknown> {
     const paths = relationPaths(model.metadata, condition);
     let stop: () => void = () => undefined;
-    const subscriber: Subscriber = {
-      model, condition, paths,
-      queue: new BoundedQueue<unknown>(this.queueLimit, () => {
-        stop();
-        this.subscribers.delete(subscriber);
-        this.usePaths(model, paths, -1);
-      }, () => ctx.loaders.clear()),
-    };
-    this.subscribers.add(subscriber);
+    const queue: BoundedQueue<unknown> = new BoundedQueue<unknown>(this.queueLimit, () => {
+      stop();
+      this.queues.delete(queue);
+      this.usePaths(model, paths, -1);
+    }, () => ctx.loaders.clear());
+    this.queues.add(queue);
     this.usePaths(model, paths, +1);
-    const push = (item: unknown) => subscriber.queue.push(item);
+    const push = (item: unknown) => queue.push(item);
     stop = this.pubsub.subscribe(topicName, (event) => deliver(event, push));
-    return subscriber.queue;
+    return queue;
   }
 
   private usePaths(model: ResourceModel, paths: string[], delta: number): void {
@@ -281,6 +274,23 @@ export class LiveEngine {
 
   /** Ends every subscription (server shutdown). */
   close(): void {
-    for (const s of [...this.subscribers]) void s.queue.return();
+    for (const queue of [...this.queues]) void queue.return();
+  }
+}
+
+function isLoaded(value: unknown): boolean {
+  return value !== null && value !== undefined && typeof value === 'object';
+}
+
+/** Per group value the row is in before or after: `[group, value, wasIn, isIn]`. */
+function* groupMoves(
+  model: ResourceModel,
+  before: Record<string, unknown> | null,
+  after: Record<string, unknown> | null,
+): Generator<[string, string, boolean, boolean]> {
+  for (const [group, fn] of Object.entries(model.options.groups ?? {})) {
+    const was = before ? groupValues(fn(before)) : [];
+    const is = after ? groupValues(fn(after)) : [];
+    for (const value of new Set([...was, ...is])) yield [group, value, was.includes(value), is.includes(value)];
   }
 }

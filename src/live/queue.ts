@@ -1,4 +1,4 @@
-import { GraphQLError } from 'graphql';
+import { LiveError } from '../errors';
 
 /**
  * A bounded async iterator: the engine pushes synchronously, graphql-ws
@@ -12,7 +12,7 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T> {
   private waiting: ((result: IteratorResult<T>) => void) | undefined;
   private failWaiting: ((error: unknown) => void) | undefined;
   private ended = false;
-  private error: GraphQLError | undefined;
+  private error: LiveError | undefined;
 
   constructor(private readonly limit: number, private readonly onEnd: () => void, private readonly beforeYield?: () => void) {}
 
@@ -26,7 +26,7 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T> {
       return;
     }
     if (this.items.length >= this.limit) {
-      this.error = new GraphQLError(`Subscriber fell more than ${this.limit} events behind and was ended`, { extensions: { code: 'SLOW_CONSUMER' } });
+      this.error = new LiveError('SLOW_CONSUMER', `Subscriber fell more than ${this.limit} events behind and was ended`);
       this.items = [];
       this.finish();
       return;

@@ -1,5 +1,5 @@
 import { FindOperator, type EntityMetadata } from 'typeorm';
-import type { Condition } from './where';
+import { isPlainObject, type Condition } from './where';
 
 /**
  * The in-memory half of a row policy: does a loaded row satisfy a condition?
@@ -21,7 +21,7 @@ function matchesObject(metadata: EntityMetadata, where: Record<string, unknown>,
   for (const [key, expected] of Object.entries(where)) {
     if (expected === undefined) continue;
     const relation = metadata.relations.find((r) => r.propertyName === key);
-    if (relation && isNested(expected)) {
+    if (relation && isPlainObject(expected)) {
       const nested = expected as Record<string, unknown>;
       const target = relation.inverseEntityMetadata;
       let related = row[key];
@@ -40,7 +40,7 @@ function matchesObject(metadata: EntityMetadata, where: Record<string, unknown>,
       if (!matchesObject(target, nested, related)) return false;
       continue;
     }
-    const actual = relation && !isNested(expected) ? relationId(relation, row) : row[key];
+    const actual = relation && !isPlainObject(expected) ? relationId(relation, row) : row[key];
     if (!matchesValue(actual, expected)) return false;
   }
   return true;
@@ -51,11 +51,6 @@ function relationId(relation: EntityMetadata['relations'][number], row: Record<s
   if (value && typeof value === 'object') return value[relation.inverseEntityMetadata.primaryColumns[0].propertyName];
   const fk = relation.joinColumns[0];
   return fk ? row[fk.propertyName] : value;
-}
-
-function isNested(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && !(value instanceof FindOperator)
-    && !(value instanceof Date) && !Array.isArray(value) && !Buffer.isBuffer(value);
 }
 
 function scalar(value: unknown): unknown {
@@ -164,7 +159,7 @@ export function relationPaths(metadata: EntityMetadata, condition: Condition, pr
   for (const where of condition) {
     for (const [key, expected] of Object.entries(where)) {
       const relation = metadata.relations.find((r) => r.propertyName === key);
-      if (!relation || !isNested(expected)) continue;
+      if (!relation || !isPlainObject(expected)) continue;
       const pk = relation.inverseEntityMetadata.primaryColumns[0].propertyName;
       const nested = expected as Record<string, unknown>;
       // A virtual join column (no mapped foreign-key property) is not on a loaded row: the relation must be loaded.

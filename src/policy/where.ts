@@ -24,7 +24,8 @@ export function evaluatePolicy(policy: RowPolicy | undefined, ctx: LiveContext):
   return policy ? normalize(policy(ctx)) : true;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** A nested condition object (a relation's where), as opposed to a value or a FindOperator. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !(value instanceof FindOperator)
     && !(value instanceof Date) && !Array.isArray(value) && !Buffer.isBuffer(value);
 }
