@@ -1,9 +1,23 @@
 /** @type {import('jest').Config} */
-module.exports = {
+const common = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   testTimeout: 30000,
+};
+
+module.exports = {
   maxWorkers: 2,
+  projects: [
+    // Everything, live suites with ORM capture (the default).
+    { ...common, displayName: 'orm', testMatch: ['**/*.test.ts'] },
+    // The live suites again with database capture: the same writes must give the same events.
+    {
+      ...common,
+      displayName: 'database',
+      testMatch: ['**/live-*.test.ts'],
+      testPathIgnorePatterns: ['/live-database\\.test\\.ts$'],
+      setupFiles: ['<rootDir>/test/support/database-capture.ts'],
+    },
+  ],
 };

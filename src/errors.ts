@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'NOT_FOUND'
   /** A subscriber fell too far behind and its subscription was ended. */
   | 'SLOW_CONSUMER'
+  /** A resume cursor points before what the outbox still keeps: refetch, then subscribe again without `after`. */
+  | 'CURSOR_EXPIRED'
   | 'INTERNAL_SERVER_ERROR';
 
 export class LiveError extends GraphQLError {

@@ -1,6 +1,6 @@
 export * from './define';
 export * from './errors';
-export { buildLiveSchema, type BuildSchemaOptions, type LiveSchema } from './schema/build';
+export { buildLiveSchema, type BuildSchemaOptions, type LiveSchema, type CaptureMode } from './schema/build';
 export { names, typeNames } from './schema/names';
 export { matches, relationPaths } from './policy/evaluate';
 export { both, normalize, toFindWhere, evaluatePolicy, type Condition } from './policy/where';
@@ -9,6 +9,7 @@ export { serveLiveSchema, type LiveServer, type ServeOptions } from './server/se
 export { startEmbeddedPostgres, type EmbeddedPostgres } from './server/embedded-postgres';
 export { bulkUpdate, bulkDelete } from './capture/bulk';
 export type { RowChange, RowOp } from './capture/row-change';
+export { installOutbox, outboxMigrationSQL, OutboxReader, parseCursor, formatCursor, type OutboxOptions, type OutboxRetention, type Cursor } from './capture/outbox';
 export { LiveEngine, type LiveEvent, type ChangeAction, type ChangePayload } from './live/engine';
 export { topic } from './live/topics';
 export type { PubSub } from './pubsub/types';

@@ -15,6 +15,11 @@ export interface RowChange {
   id: string | number;
   before?: Record<string, unknown>;
   after?: Record<string, unknown>;
+  /**
+   * Database capture only: where the change sits in the outbox (commit
+   * position and row sequence), exposed to clients as `XChange.cursor`.
+   */
+  cursor?: string;
 }
 
 /** Column values of an entity object, keyed by property: a copy that later mutations of the entity cannot change. */

@@ -7,6 +7,7 @@ import { SchemaDefinitionError } from '../errors';
 import { buildModel, linkModels, type ResourceModel } from './model';
 import { crudResolvers } from './resolvers';
 import { startOrmCapture, stopOrmCapture } from '../capture/orm';
+import { installOutbox, OutboxReader, type OutboxOptions } from '../capture/outbox';
 import { LiveEngine, type LiveEvent } from '../live/engine';
 import { subscriptionResolvers } from '../live/resolvers';
 import type { PubSub } from '../pubsub/types';
@@ -27,16 +28,30 @@ export interface BuildSchemaOptions {
   /** Maximum `limit` of list queries; default 1000. Over it: BAD_USER_INPUT. */
   maxLimit?: number;
   /**
-   * Where changes come from. `'orm'` (default): a TypeORM entity subscriber
-   * sees every write made through this DataSource, published after commit.
-   * `'none'`: nothing is captured (call `live.engine.ingest` yourself).
+   * Where changes come from.
+   * - `'orm'` (default): a TypeORM entity subscriber sees every write made
+   *   through this DataSource's repositories and managers, published after
+   *   commit. Raw SQL, QueryBuilder bulk writes and other services are not
+   *   seen (use `bulkUpdate`/`bulkDelete`); `after` cursors are not offered.
+   * - `'database'`: triggers write every committed change of the exposed
+   *   tables to an outbox table that this process tails (NOTIFY + polling).
+   *   Sees every write from anywhere, and subscribers can resume with
+   *   `after: cursor`. Starts asynchronously: await `live.ready`.
+   * - `'none'`: nothing is captured (call `live.engine.ingest` yourself).
    */
-  capture?: 'orm' | 'none';
+  capture?: CaptureMode;
+  /** Database capture: outbox schema, polling, LISTEN, retention; see {@link OutboxOptions}. */
+  outbox?: OutboxOptions & {
+    /** Create the outbox and triggers at start (idempotent); default true. Off when you apply `print-migration` yourself. */
+    install?: boolean;
+  };
   /** How routed events reach subscribers; default in-process. */
   pubsub?: PubSub<LiveEvent>;
   /** Events a subscriber may fall behind before it is ended with SLOW_CONSUMER; default 1000. */
   subscriberQueueLimit?: number;
 }
+
+export type CaptureMode = 'orm' | 'database' | 'none';
 
 export interface LiveSchema {
   schema: GraphQLSchema;
@@ -52,6 +67,12 @@ export interface LiveSchema {
    * (and never on rollback); otherwise at once.
    */
   publishEvent(name: string, payload: unknown, row: Record<string, unknown>, manager?: EntityManager): Promise<void>;
+  /** How changes are captured. */
+  capture: CaptureMode;
+  /** Database capture: the outbox reader (position, `catchUp()`, `prune()`). */
+  outbox?: OutboxReader;
+  /** Resolves when capture runs (database capture installs and starts its reader); rejects if it cannot start. */
+  ready: Promise<void>;
   /** Stops capture and ends every subscription. */
   close(): Promise<void>;
 }
@@ -59,8 +80,9 @@ export interface LiveSchema {
 /** Resources + TypeORM metadata → an executable schema with the pinned names of DESIGN. */
 export function buildLiveSchema({
   dataSource, resources, typeDefs = '', resolvers = {}, defaultLimit = 100, maxLimit = 1000,
-  capture = 'orm', pubsub, subscriberQueueLimit,
+  capture = 'orm', outbox: outboxOptions, pubsub, subscriberQueueLimit,
 }: BuildSchemaOptions): LiveSchema {
+  if (!['orm', 'database', 'none'].includes(capture)) throw new SchemaDefinitionError(`capture must be 'orm', 'database' or 'none', not ${JSON.stringify(capture)}`);
   if (dataSource.entityMetadatas.length === 0) throw new SchemaDefinitionError('buildLiveSchema needs an initialized DataSource (its entity metadata is empty)');
   const models = resources.map((r) => buildModel(dataSource, r));
   const seen = new Set<string>();
@@ -90,9 +112,23 @@ export function buildLiveSchema({
     resolvers: [{ DateTime, JSON: JSONScalar }, generated, subscriptionResolvers(models, engine), resolvers],
   });
   // Capture starts last, so a schema error leaves no subscriber behind on the DataSource.
-  const orm = capture === 'orm' && dataSource.isInitialized
-    ? startOrmCapture(dataSource, models.map((m) => m.metadata.target), (changes) => void engine.ingest(changes))
+  // In database capture the ORM subscriber records nothing: it only holds
+  // custom events until their transaction commits.
+  const orm = capture !== 'none' && dataSource.isInitialized
+    ? startOrmCapture(dataSource, capture === 'orm' ? models.map((m) => m.metadata.target) : [], (changes) => void engine.ingest(changes))
     : undefined;
+  const tables = models.map((m) => m.metadata);
+  const outbox = capture === 'database' && dataSource.isInitialized
+    ? new OutboxReader(dataSource, tables, (changes) => engine.ingest(changes), outboxOptions)
+    : undefined;
+  const ready = outbox
+    ? (async () => {
+      if (outboxOptions?.install !== false) await installOutbox(dataSource, tables, outboxOptions);
+      await outbox.start();
+    })()
+    : Promise.resolve();
+  // Callers that never await `ready` must not crash the process on a failed start.
+  ready.catch(() => undefined);
   return {
     schema,
     models,
@@ -109,8 +145,12 @@ export function buildLiveSchema({
       }
       return publish();
     },
+    capture,
+    outbox,
+    ready,
     close: async () => {
       if (orm) stopOrmCapture(orm, dataSource);
+      if (outbox) await ready.catch(() => undefined).then(() => outbox.stop());
       await engine.idle();
       engine.close();
     },

@@ -34,6 +34,12 @@ export interface LiveSchemaServer extends LiveServer {
 export async function createLiveServer(options: LiveServerOptions): Promise<LiveSchemaServer> {
   const { closeDataSource = false, onClose, ...rest } = options;
   const live = buildLiveSchema(rest);
+  try {
+    await live.ready;
+  } catch (error) {
+    await live.close();
+    throw error;
+  }
   const server = await serveLiveSchema(live, {
     ...rest,
     onClose: async () => {

@@ -13,7 +13,7 @@ import type { DataSource } from 'typeorm';
 import WebSocket from 'ws';
 import { createDemoApp } from '../../example/app';
 import { demoEntities } from '../../example/entities';
-import { createLiveServer, type LiveSchemaServer, type LiveServerOptions } from '../../src';
+import { createLiveServer, type CaptureMode, type LiveSchemaServer, type LiveServerOptions } from '../../src';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/server/embedded-postgres';
 import { createTestDatabase, testDataSource, type TestDatabase } from './database';
 
@@ -141,6 +141,14 @@ export class LiveSubscription {
   }
 }
 
+/**
+ * The capture mode live suites run in: jest runs them twice, once per mode
+ * (see jest.config.js), and both runs expect the same events.
+ */
+export function testCapture(): CaptureMode {
+  return process.env.LIVE_TEST_CAPTURE === 'database' ? 'database' : 'orm';
+}
+
 export interface LiveUser {
   id: string;
   username: string;
@@ -184,7 +192,10 @@ export class LiveHarness {
         ds = await testDataSource(db.url, demoEntities);
       }
       const server = await createLiveServer({
-        dataSource: ds, ...createDemoApp(ds, SECRET), port: 0, host: '127.0.0.1', logging: false, ...options.server,
+        dataSource: ds, ...createDemoApp(ds, SECRET), port: 0, host: '127.0.0.1', logging: false, capture: testCapture(),
+        // LISTEN does not work through the PGlite socket: embedded capture polls.
+        ...(options.embedded ? { outbox: { listen: false } } : {}),
+        ...options.server,
       });
       return new LiveHarness(ds, server, db, embedded);
     } catch (error) {
@@ -275,6 +286,7 @@ export class LiveHarness {
    */
   async subscribe(client: Client, query: string, variables: Record<string, unknown> = {}): Promise<LiveSubscription> {
     await this.settled();
+    await this.caughtUp();
     const field = /\{\s*(\w+)\s*\(/.exec(query.slice(query.indexOf('{')))?.[1];
     if (!field) throw new Error(`no subscription field in ${query}`);
     const before = this.engine.activeSubscriptions;
@@ -286,6 +298,16 @@ export class LiveHarness {
       this.open.add(subscription);
     }
     return subscription;
+  }
+
+  /**
+   * Waits until every change committed so far has been routed. Database
+   * capture reads the outbox after commit, so without this a subscription
+   * opened right after a write could still see that write.
+   */
+  async caughtUp(): Promise<void> {
+    await this.server.live.outbox?.catchUp();
+    await this.engine.idle();
   }
 
   /** Waits until the server holds exactly the subscriptions this harness still considers open. */
