@@ -3,11 +3,11 @@ const common = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
-  testTimeout: 30000,
 };
 
 module.exports = {
   maxWorkers: 2,
+  testTimeout: 30000,
   projects: [
     // Everything, live suites with ORM capture (the default).
     { ...common, displayName: 'orm', testMatch: ['**/*.test.ts'] },

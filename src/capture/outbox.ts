@@ -224,6 +224,11 @@ export class OutboxReader {
   /** Times the listener (re)connected; for tests and logs. */
   listens = 0;
 
+  /** Whether a LISTEN connection is open right now. */
+  get listening(): boolean {
+    return this.listener !== undefined;
+  }
+
   constructor(
     private readonly dataSource: DataSource,
     tables: EntityMetadata[],
