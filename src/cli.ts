@@ -4,9 +4,11 @@
  *
  *   serve --app <module>                 serve an app (default export of defineApp)
  *   print-schema --app <module> [--out FILE] [--check]
+ *   print-migration --app <module>       the SQL of database capture (outbox, triggers)
  *
- * serve reads PORT (default 4000) and DATABASE_URL (absent: embedded
- * PostgreSQL, in memory, or on disk under PGLITE_DIR).
+ * serve reads PORT (default 4000), DATABASE_URL (absent: embedded
+ * PostgreSQL, in memory, or on disk under PGLITE_DIR) and LIVE_CAPTURE
+ * (`orm`, the default, or `database`).
  */
 import 'reflect-metadata';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -14,7 +16,8 @@ import { resolve } from 'node:path';
 import { lexicographicSortSchema, printSchema } from 'graphql';
 import { DataSource } from 'typeorm';
 import type { LiveApp } from './define/app';
-import { buildLiveSchema } from './schema/build';
+import { outboxMigrationSQL } from './capture/outbox';
+import { buildLiveSchema, type CaptureMode } from './schema/build';
 import { createLiveServer } from './server/create-live-server';
 import { startEmbeddedPostgres } from './server/embedded-postgres';
 
@@ -31,14 +34,31 @@ async function loadApp(path: string | undefined): Promise<LiveApp> {
   return app;
 }
 
-/** The sorted SDL of an app, built from entity metadata alone (no database connection). */
-export async function appSchemaSDL(app: LiveApp): Promise<string> {
+/** An app's live schema built from entity metadata alone (no database connection). */
+async function offlineSchema(app: LiveApp) {
   const dataSource = new DataSource({ type: 'postgres', entities: app.entities });
   // Metadata is all the generator reads; building it needs no connection.
   await (dataSource as unknown as { buildMetadatas(): Promise<void> }).buildMetadatas();
   const setup = await app.setup(dataSource);
-  const { schema } = buildLiveSchema({ dataSource, ...setup });
+  return buildLiveSchema({ dataSource, ...setup });
+}
+
+/** The sorted SDL of an app. */
+export async function appSchemaSDL(app: LiveApp): Promise<string> {
+  const { schema } = await offlineSchema(app);
   return printSchema(lexicographicSortSchema(schema)) + '\n';
+}
+
+/** The idempotent SQL that installs database capture for an app's exposed tables. */
+export async function appMigrationSQL(app: LiveApp): Promise<string> {
+  const { models } = await offlineSchema(app);
+  return outboxMigrationSQL(models.map((m) => m.metadata));
+}
+
+function captureMode(): CaptureMode {
+  const mode = process.env.LIVE_CAPTURE ?? 'orm';
+  if (mode !== 'orm' && mode !== 'database') throw new Error(`LIVE_CAPTURE must be orm or database, not ${JSON.stringify(mode)}`);
+  return mode;
 }
 
 async function printSchemaCommand(args: string[]): Promise<number> {
@@ -64,6 +84,7 @@ async function printSchemaCommand(args: string[]): Promise<number> {
 async function serveCommand(args: string[]): Promise<void> {
   const app = await loadApp(flag(args, 'app'));
   const port = Number(process.env.PORT ?? 4000);
+  const capture = captureMode();
   const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres({ dataDir: process.env.PGLITE_DIR });
   const url = process.env.DATABASE_URL || embedded!.url;
   const dataSource = new DataSource({
@@ -76,9 +97,14 @@ async function serveCommand(args: string[]): Promise<void> {
   await dataSource.initialize();
   await app.seed?.(dataSource);
   const setup = await app.setup(dataSource);
-  const server = await createLiveServer({ dataSource, ...setup, port, closeDataSource: true, onClose: () => embedded?.close() });
+  const server = await createLiveServer({
+    dataSource, ...setup, port, closeDataSource: true, onClose: () => embedded?.close(),
+    capture,
+    // LISTEN does not work through the PGlite socket: embedded database capture polls.
+    ...(embedded ? { outbox: { listen: false } } : {}),
+  });
   const where = embedded ? 'embedded PostgreSQL (PGlite, in memory)' : 'PostgreSQL from DATABASE_URL';
-  console.log(`typeorm-graphql-live on ${server.url} (GraphiQL in a browser, WebSocket on ${server.wsUrl}) using ${where}`);
+  console.log(`typeorm-graphql-live on ${server.url} (GraphiQL in a browser, WebSocket on ${server.wsUrl}) using ${where}, ${capture} capture`);
   console.log('Try: mutation { login(username: "alice", password: "password123") { token } } — then send the token as "Authorization: Bearer <token>".');
   let closing = false;
   const stop = () => {
@@ -100,7 +126,11 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = await printSchemaCommand(args);
     return;
   }
-  console.error('usage: cli serve --app <module> | print-schema --app <module> [--out FILE] [--check]');
+  if (command === 'print-migration') {
+    process.stdout.write(await appMigrationSQL(await loadApp(flag(args, 'app'))));
+    return;
+  }
+  console.error('usage: cli serve --app <module> | print-schema --app <module> [--out FILE] [--check] | print-migration --app <module>');
   process.exitCode = 2;
 }
 

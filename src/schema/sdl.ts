@@ -42,7 +42,7 @@ export function resourceTypeDefs(m: ResourceModel): string {
   out.push(`"""One field per entry; entries apply in order."""\ninput ${names.orderInput(n)} @oneOf {\n${orderFields.map((f) => `  ${f.name}: ${names.sortDirection}`).join('\n')}\n}`);
   const groups = Object.keys(m.options.groups ?? {});
   if (groups.length) out.push(`input ${names.groupInput(n)} @oneOf {\n${groups.map((g) => `  ${g}: ID`).join('\n')}\n}`);
-  out.push(`type ${names.changeType(n)} {\n  action: ${names.changeAction}!\n  id: ID!\n  ${names.changeRowField(n)}: ${n.type}\n}`);
+  out.push(`type ${names.changeType(n)} {\n  action: ${names.changeAction}!\n  id: ID!\n  ${names.changeRowField(n)}: ${n.type}\n${CURSOR_DOC}\n  cursor: String\n}`);
   for (const f of m.fields) {
     if (f.enumValues) out.push(`enum ${f.graphqlType} {\n${Object.keys(f.enumValues).map((v) => `  ${v}`).join('\n')}\n}`);
   }
@@ -53,6 +53,18 @@ function args(spec: Record<string, string> | undefined): string {
   const entries = Object.entries(spec ?? {});
   return entries.length ? `(${entries.map(([k, t]) => `${k}: ${t}`).join(', ')})` : '';
 }
+
+const CURSOR_DOC = `  """
+  Where this change sits in the change log (database capture; null with ORM
+  capture). Pass the last one received as \`after\` to resume.
+  """`;
+
+const AFTER_ARG = `"""
+    Resume: first the changes after this cursor that the caller may see now,
+    then live ones. CURSOR_EXPIRED when they are no longer kept: refetch and
+    subscribe without it.
+    """
+    after: String`;
 
 /** Query, Mutation and Subscription fields of one resource (DESIGN's pinned names). */
 export function rootFields(m: ResourceModel): { query: string[]; mutation: string[]; subscription: string[] } {
@@ -65,9 +77,9 @@ export function rootFields(m: ResourceModel): { query: string[]; mutation: strin
   if (m.fields.some((f) => f.creatable)) mutation.push(`  ${names.createMutation(n)}(input: ${names.createInput(n)}!): ${n.type}!`);
   if (m.fields.some((f) => f.patchable)) mutation.push(`  ${names.patchMutation(n)}(id: ID!, input: ${names.patchInput(n)}!): ${n.type}!`);
   mutation.push(`  ${names.deleteMutation(n)}(id: ID!): ID!`);
-  const subscription = [`  ${names.instanceSubscription(n)}(id: ID!): ${names.changeType(n)}!`];
+  const subscription = [`  ${names.instanceSubscription(n)}(id: ID!, ${AFTER_ARG}): ${names.changeType(n)}!`];
   if (Object.keys(m.options.groups ?? {}).length) {
-    subscription.push(`  ${names.groupSubscription(n)}(group: ${names.groupInput(n)}!): ${names.changeType(n)}!`);
+    subscription.push(`  ${names.groupSubscription(n)}(group: ${names.groupInput(n)}!, ${AFTER_ARG}): ${names.changeType(n)}!`);
     for (const [name, event] of Object.entries(m.options.events ?? {})) {
       const doc = event.description ? `  """${event.description}"""\n` : '';
       subscription.push(`${doc}  ${name}(group: ${names.groupInput(n)}!): ${event.type}`);
