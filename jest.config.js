@@ -16,7 +16,7 @@ module.exports = {
       ...common,
       displayName: 'database',
       testMatch: ['**/live-*.test.ts'],
-      testPathIgnorePatterns: ['/live-database\\.test\\.ts$'],
+      testPathIgnorePatterns: ['/live-(database|resume)\\.test\\.ts$'],
       setupFiles: ['<rootDir>/test/support/database-capture.ts'],
     },
   ],

@@ -8,7 +8,9 @@
  */
 import { Client } from 'pg';
 import { Task } from '../example/entities';
+import demoApp from '../example/app';
 import { installOutbox, outboxMigrationSQL } from '../src';
+import { appMigrationSQL } from '../src/cli';
 import { isText, LiveHarness, TASK_GROUP, TASK_INSTANCE, task, untilAll, waitUntil, type LiveUser } from './support/live';
 
 let h: LiveHarness;
@@ -194,5 +196,7 @@ describe('outbox maintenance', () => {
     expect(migration).toContain('CREATE TABLE IF NOT EXISTS "public"."live_outbox"');
     expect(migration).toContain('pg_current_xact_id()');
     expect(migration).not.toMatch(/pg_notify\([^)]*(NEW|OLD)/); // wake-up only, no row data
+    // `print-migration` prints the same SQL for the demo app, built without a connection.
+    expect(await appMigrationSQL(demoApp)).toBe(migration);
   });
 });
