@@ -7,6 +7,7 @@ import type { Condition } from '../policy/where';
 import type { PubSub } from '../pubsub/types';
 import { inProcessPubSub } from '../pubsub/in-process';
 import { BoundedQueue } from './queue';
+import { DeliveryClass, DirectMember, SKIP, type DirectTarget, type Verdict } from './delivery';
 import { groupValues, topic } from './topics';
 
 export type ChangeAction = 'CREATED' | 'UPDATED' | 'DELETED';
@@ -43,18 +44,48 @@ export interface LiveEngineOptions {
   queueLimit?: number;
   /** Called with errors of the background pipeline (default console.error). */
   onError?: (error: unknown) => void;
+  /**
+   * Which subscribers see the same thing. WebSocket subscribers of one topic
+   * with the same document, operation name, variables and visibility key
+   * share one execution and one serialized result per event, computed with
+   * one of their contexts. Row policies, field rules and permissions must
+   * therefore give the same answers for every context with the same key.
+   * The default, the caller's `user.id` (or anonymous), holds as long as
+   * they look only at `ctx.user`'s identity; if yours read anything else
+   * from the context (roles that change without a new id, request headers,
+   * connection parameters), return a key that includes it.
+   *
+   * @default (ctx) => ctx.user ? `user:${ctx.user.id}` : 'anonymous'
+   */
+  visibilityKey?: (ctx: LiveContext) => string;
+}
+
+type SubscriptionKind = 'change' | 'event';
+
+/** A registered subscriber: what its subscription field returns, and the path one event takes to it alone. */
+interface Subscriber {
+  stream: AsyncIterableIterator<unknown>;
+  /** Verdict, then the subscriber's queue or its class's execution: for replaying an event to this subscriber only. */
+  deliver(event: LiveEvent): void;
 }
 
 /**
  * Route → visible to this subscriber → shape for this subscriber. Changes are
  * processed one at a time in commit order; per event, relation loads happen
- * once, then every subscriber of each touched topic gets its own verdict
- * synchronously (no query, no await per subscriber).
+ * once, then every listener of each touched topic gets its verdict
+ * synchronously (no query, no await per subscriber). A listener is a
+ * subscriber with its own queue (SSE, direct graphql-js use) or a delivery
+ * class of WebSocket subscribers that share one verdict, one execution and
+ * one serialized result (see ./delivery.ts).
  */
 export class LiveEngine {
   readonly pubsub: PubSub<LiveEvent>;
   private readonly byMetadata: Map<unknown, ResourceModel>;
   private readonly queues = new Set<BoundedQueue<unknown>>();
+  /** Delivery classes of direct (WebSocket) subscribers, by topic, kind, visibility and operation. */
+  private readonly classes = new Map<string, DeliveryClass>();
+  private directMembers = 0;
+  private executionCount = 0;
   /**
    * The `XChange` objects of an event, one per action, built by the first
    * subscriber that needs each and shared by the rest (read-only for them).
@@ -65,17 +96,29 @@ export class LiveEngine {
   private pipeline: Promise<void> = Promise.resolve();
   private readonly queueLimit: number;
   private readonly onError: (error: unknown) => void;
+  private readonly visibilityKey: (ctx: LiveContext) => string;
 
   constructor(private readonly options: LiveEngineOptions) {
     this.pubsub = options.pubsub ?? inProcessPubSub<LiveEvent>();
     this.byMetadata = new Map(options.models.map((m) => [m.metadata.target, m]));
     this.queueLimit = options.queueLimit ?? 1000;
     this.onError = options.onError ?? ((error) => console.error('typeorm-graphql-live: change delivery failed', error));
+    this.visibilityKey = options.visibilityKey ?? ((ctx) => (ctx.user ? `user:${String(ctx.user.id)}` : 'anonymous'));
   }
 
   /** Active subscriptions (all transports); back to zero when every client has gone. */
   get activeSubscriptions(): number {
-    return this.queues.size;
+    return this.queues.size + this.directMembers;
+  }
+
+  /** Delivery classes: groups of direct subscribers that share one execution per event. */
+  get deliveryClasses(): number {
+    return this.classes.size;
+  }
+
+  /** Executions of delivery classes so far (one per class and event it delivers). */
+  get executions(): number {
+    return this.executionCount;
   }
 
   /** Committed changes from any capture; processed in order, after those before them. */
@@ -198,17 +241,27 @@ export class LiveEngine {
    * A subscriber of one topic with the caller's read policy fixed at
    * subscribe time. Each event becomes CREATED / UPDATED / DELETED relative
    * to what this subscriber could see before and after, or nothing.
+   *
+   * Without `direct`, the stream yields the `XChange` objects. With a
+   * transport's {@link DirectTarget}, the subscriber joins the delivery
+   * class of its operation and visibility, results go out through the
+   * target, and the stream yields nothing: it only ends.
    */
-  subscribe(model: ResourceModel, topicName: string, ctx: LiveContext, condition: Condition): BoundedQueue<ChangePayload> {
+  subscribe(model: ResourceModel, topicName: string, ctx: LiveContext, condition: Condition, direct?: DirectTarget): AsyncIterableIterator<ChangePayload> {
+    return this.listen(model, 'change', topicName, ctx, condition, direct).stream as AsyncIterableIterator<ChangePayload>;
+  }
+
+  /** Per event, what a change subscriber with `condition` gets: the `XChange` of its action, or SKIP. */
+  private changeVerdict(model: ResourceModel, condition: Condition): Verdict {
     const rowField = model.names.camel;
     const metadata = model.metadata;
-    return this.listen(model, topicName, ctx, condition, (event, push) => {
+    return (event) => {
       const was = event.before !== null && matches(metadata, condition, event.before);
       const is = event.after !== null && matches(metadata, condition, event.after);
-      if (!was && !is) return;
-      if (event.transitionOnly && was === is) return;
-      push(this.payloadOf(event, was && is ? 'UPDATED' : is ? 'CREATED' : 'DELETED', rowField));
-    }) as BoundedQueue<ChangePayload>;
+      if (!was && !is) return SKIP;
+      if (event.transitionOnly && was === is) return SKIP;
+      return this.payloadOf(event, was && is ? 'UPDATED' : is ? 'CREATED' : 'DELETED', rowField);
+    };
   }
 
   private payloadOf(event: LiveEvent, action: ChangeAction, rowField: string): ChangePayload {
@@ -217,11 +270,14 @@ export class LiveEngine {
     return (byAction[action] ??= { action, id: event.id, [rowField]: action === 'DELETED' ? null : event.after });
   }
 
-  /** A subscriber of a custom event: gets the payload when it may see the row the event is about. */
-  subscribeEvent(model: ResourceModel, topicName: string, ctx: LiveContext, condition: Condition): BoundedQueue<unknown> {
-    return this.listen(model, topicName, ctx, condition, (event, push) => {
-      if (event.after !== null && matches(model.metadata, condition, event.after)) push(event.payload);
-    });
+  /** A subscriber of a custom event: gets the payload when it may see the row the event is about. `direct` as for {@link subscribe}. */
+  subscribeEvent(model: ResourceModel, topicName: string, ctx: LiveContext, condition: Condition, direct?: DirectTarget): AsyncIterableIterator<unknown> {
+    return this.listen(model, 'event', topicName, ctx, condition, direct).stream;
+  }
+
+  /** Per event, what a custom-event subscriber with `condition` gets: the payload when it may see the row, or SKIP. */
+  private eventVerdict(model: ResourceModel, condition: Condition): Verdict {
+    return (event) => (event.after !== null && matches(model.metadata, condition, event.after) ? event.payload : SKIP);
   }
 
   /**
@@ -241,13 +297,22 @@ export class LiveEngine {
     }]);
   }
 
+  /**
+   * Registers a subscriber: a queue of its own (graphql-js executes each
+   * item for it), or a member of a delivery class. Either way its
+   * `deliver(event)` takes an event to this subscriber alone (for replays)
+   * the way live events take.
+   */
   private listen(
     model: ResourceModel,
+    kind: SubscriptionKind,
     topicName: string,
     ctx: LiveContext,
     condition: Condition,
-    deliver: (event: LiveEvent, push: (item: unknown) => void) => void,
-  ): BoundedQueue<unknown> {
+    direct: DirectTarget | undefined,
+  ): Subscriber {
+    const verdict = kind === 'change' ? this.changeVerdict(model, condition) : this.eventVerdict(model, condition);
+    if (direct) return this.join(model, `${topicName}\n${kind}\n${this.visibilityKey(ctx)}\n${direct.operationKey}`, topicName, ctx, condition, verdict, direct);
     const paths = relationPaths(model.metadata, condition);
     let stop: () => void = () => undefined;
     const queue: BoundedQueue<unknown> = new BoundedQueue<unknown>(this.queueLimit, () => {
@@ -257,9 +322,42 @@ export class LiveEngine {
     }, () => ctx.loaders.clear());
     this.queues.add(queue);
     this.usePaths(model, paths, +1);
-    const push = (item: unknown) => queue.push(item);
-    stop = this.pubsub.subscribe(topicName, (event) => deliver(event, push));
-    return queue;
+    const deliver = (event: LiveEvent) => {
+      const item = verdict(event);
+      if (item !== SKIP) queue.push(item);
+    };
+    stop = this.pubsub.subscribe(topicName, deliver);
+    return { stream: queue, deliver };
+  }
+
+  /**
+   * Adds a direct subscriber to the class with this key, creating the class
+   * (one pubsub listener, its policy's relation paths counted once) for the
+   * first member and removing it with the last.
+   */
+  private join(model: ResourceModel, key: string, topicName: string, ctx: LiveContext, condition: Condition, verdict: Verdict, direct: DirectTarget): DirectMember {
+    let cls = this.classes.get(key);
+    if (!cls) {
+      const paths = relationPaths(model.metadata, condition);
+      const created = new DeliveryClass({
+        verdict,
+        render: direct.render,
+        limit: this.queueLimit,
+        onExecute: () => void this.executionCount++,
+        onError: this.onError,
+      });
+      const stop = this.pubsub.subscribe(topicName, created.onEvent);
+      this.usePaths(model, paths, +1);
+      this.classes.set(key, created);
+      created.onEmpty = () => {
+        stop();
+        this.usePaths(model, paths, -1);
+        if (this.classes.get(key) === created) this.classes.delete(key);
+      };
+      cls = created;
+    }
+    this.directMembers++;
+    return cls.add(ctx, direct, () => this.directMembers--);
   }
 
   private usePaths(model: ResourceModel, paths: string[], delta: number): void {
@@ -275,6 +373,9 @@ export class LiveEngine {
   /** Ends every subscription (server shutdown). */
   close(): void {
     for (const queue of [...this.queues]) void queue.return();
+    for (const cls of [...this.classes.values()]) {
+      for (const member of [...cls.members]) void member.stream.return();
+    }
   }
 }
 

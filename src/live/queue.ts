@@ -12,7 +12,7 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T> {
   private waiting: ((result: IteratorResult<T>) => void) | undefined;
   private failWaiting: ((error: unknown) => void) | undefined;
   private ended = false;
-  private error: LiveError | undefined;
+  private error: unknown;
 
   constructor(private readonly limit: number, private readonly onEnd: () => void, private readonly beforeYield?: () => void) {}
 
@@ -26,12 +26,20 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T> {
       return;
     }
     if (this.items.length >= this.limit) {
-      this.error = new LiveError('SLOW_CONSUMER', `Subscriber fell more than ${this.limit} events behind and was ended`);
+      this.error = slowConsumer(this.limit);
       this.items = [];
       this.finish();
       return;
     }
     this.items.push(item);
+  }
+
+  /** Ends the queue with `error`: a waiting or the next `next()` rejects with it, then the queue is done. */
+  fail(error: unknown): void {
+    if (this.ended) return;
+    this.error = error;
+    this.items = [];
+    this.finish();
   }
 
   get size(): number {
@@ -87,4 +95,9 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T> {
       } else resolve({ value: undefined, done: true });
     }
   }
+}
+
+/** The error a subscriber that fell more than `limit` events behind is ended with. */
+export function slowConsumer(limit: number): LiveError {
+  return new LiveError('SLOW_CONSUMER', `Subscriber fell more than ${limit} events behind and was ended`);
 }

@@ -5,13 +5,16 @@ import { parseId } from '../crud/input';
 import { loaderFor } from '../crud/read';
 import type { ResourceModel } from '../schema/model';
 import { names } from '../schema/names';
+import { directTargetOf } from './delivery';
 import type { LiveEngine } from './engine';
 import { topic } from './topics';
 
 /**
  * `taskInstanceChanged(id)` and `taskGroupChanged(group)`: checks at
  * subscribe time (permission, and that the caller may see the instance or
- * the group's related row at all), then the engine's per-subscriber stream.
+ * the group's related row at all), then the engine's stream: the
+ * subscriber's own queue, or — when the transport offered a direct target
+ * in `rootValue` (WebSocket) — membership in a shared delivery class.
  */
 export function subscriptionResolvers(models: ResourceModel[], engine: LiveEngine): Record<string, any> {
   const byTarget = new Map<unknown, ResourceModel>(models.map((m) => [m.metadata.target, m]));
@@ -20,19 +23,19 @@ export function subscriptionResolvers(models: ResourceModel[], engine: LiveEngin
   for (const m of models) {
     const type = m.names.type;
     fields[names.instanceSubscription(m.names)] = {
-      subscribe: async (_: unknown, args: { id: string }, ctx: LiveContext) => {
+      subscribe: async (root: unknown, args: { id: string }, ctx: LiveContext) => {
         const id = parseId(m, args.id);
         await assertPermission(m, 'retrieve', ctx, args, `${type}:${id}`);
         const row = await loaderFor(m, ctx).load(id);
         ctx.loaders.clear();
         if (!row) throw new NotFoundError(`${type}:${id} not found`);
-        return engine.subscribe(m, topic.instance(type, id), ctx, conditionFor(m, 'retrieve', ctx));
+        return engine.subscribe(m, topic.instance(type, id), ctx, conditionFor(m, 'retrieve', ctx), directTargetOf(root));
       },
       resolve: passThrough,
     };
     const groups = m.options.groups ?? {};
     if (!Object.keys(groups).length) continue;
-    const groupSubscribe = (event?: string) => async (_: unknown, args: { group: Record<string, string> }, ctx: LiveContext) => {
+    const groupSubscribe = (event?: string) => async (root: unknown, args: { group: Record<string, string> }, ctx: LiveContext) => {
         const entries = Object.entries(args.group ?? {}).filter(([, v]) => v !== null && v !== undefined);
         if (entries.length !== 1) throw new BadUserInputError(`${names.groupInput(m.names)} takes exactly one group`);
         const [group, value] = entries[0];
@@ -47,8 +50,8 @@ export function subscriptionResolvers(models: ResourceModel[], engine: LiveEngin
         }
         const condition = conditionFor(m, 'list', ctx);
         return event
-          ? engine.subscribeEvent(m, topic.event(type, event, group, value), ctx, condition)
-          : engine.subscribe(m, topic.group(type, group, value), ctx, condition);
+          ? engine.subscribeEvent(m, topic.event(type, event, group, value), ctx, condition, directTargetOf(root))
+          : engine.subscribe(m, topic.group(type, group, value), ctx, condition, directTargetOf(root));
     };
     fields[names.groupSubscription(m.names)] = { subscribe: groupSubscribe(), resolve: passThrough };
     for (const name of Object.keys(m.options.events ?? {})) fields[name] = { subscribe: groupSubscribe(name), resolve: passThrough };

@@ -1,0 +1,196 @@
+import type { LiveContext } from '../define/context';
+import type { LiveEvent } from './engine';
+import { BoundedQueue, slowConsumer } from './queue';
+
+/**
+ * Shared delivery: subscribers that would compute the same bytes for every
+ * event form one class and compute them once.
+ *
+ * A transport that can write serialized results straight to a client (the
+ * WebSocket) offers a {@link DirectTarget} for each subscription operation;
+ * a live subscription field that accepts it joins the subscriber to the
+ * {@link DeliveryClass} of its topic, operation and visibility. Per event,
+ * the class decides once whether its members get anything, executes the
+ * operation once, serializes the result once, and hands the same JSON to
+ * every member — per member only the transport's framing (the operation id)
+ * and the write remain.
+ */
+
+/**
+ * Where a transport puts the {@link DirectTarget} of an operation: a key of
+ * the operation's `rootValue`, which the subscription field's `subscribe`
+ * receives as its first argument. A symbol, so no client input can forge it.
+ */
+export const DIRECT_DELIVERY = Symbol('typeorm-graphql-live.directDelivery');
+
+/** The direct target a transport offered for this operation, if any (`root` is the subscribe resolver's first argument). */
+export function directTargetOf(root: unknown): DirectTarget | undefined {
+  return root !== null && typeof root === 'object' ? (root as { [DIRECT_DELIVERY]?: DirectTarget })[DIRECT_DELIVERY] : undefined;
+}
+
+/** A subscription operation that a transport can feed serialized results directly. */
+export interface DirectTarget {
+  /**
+   * The operation's document, operation name and variables: members whose
+   * keys are equal (and whose visibility is equal) share one execution.
+   */
+  readonly operationKey: string;
+  /**
+   * Executes the operation for one event, `root` being what the
+   * subscription field resolves to, and returns the result as JSON — errors
+   * masked and formatted as the transport sends them. Called once per class
+   * and event, with a member's context.
+   */
+  render(root: unknown, ctx: LiveContext): string | Promise<string>;
+  /** Sends one rendered result to this subscriber. */
+  send(json: string): void;
+  /** Results handed to the transport that have not reached the client's connection yet. */
+  readonly unflushed: number;
+}
+
+/** What a verdict returns when the event is not for the class's members. */
+export const SKIP: unique symbol = Symbol('typeorm-graphql-live.skip');
+
+/** Per event: what the subscription field resolves to for this class (the `XChange`, a custom payload), or SKIP. */
+export type Verdict = (event: LiveEvent) => unknown;
+
+/** One subscriber in a class; `stream` is what the subscription field returns. */
+export class DirectMember {
+  /**
+   * Yields nothing — results go out through `target` — and only ends:
+   * `return()` (client complete, socket close) leaves the class, an
+   * overflow rejects the pending `next()` with SLOW_CONSUMER.
+   */
+  readonly stream: BoundedQueue<never>;
+
+  constructor(readonly ctx: LiveContext, readonly target: DirectTarget, private readonly cls: DeliveryClass, onEnd: (member: DirectMember) => void) {
+    this.stream = new BoundedQueue<never>(0, () => onEnd(this));
+  }
+
+  /** One event for this member alone (a replay), in order with the class's live events. */
+  deliver(event: LiveEvent): void {
+    this.cls.replay(this, event);
+  }
+}
+
+export interface DeliveryClassOptions {
+  verdict: Verdict;
+  render: DirectTarget['render'];
+  /** Unflushed results a member may have, and events the class may hold behind an unfinished execution. */
+  limit: number;
+  /** Counts executions (tests and diagnostics). */
+  onExecute: () => void;
+  /** Errors of an execution that failed outright (not a GraphQL error in the result). */
+  onError: (error: unknown) => void;
+}
+
+/**
+ * Subscribers of one topic with the same operation and visibility. Events
+ * are delivered in the order they arrive. An execution that finishes at
+ * once (no relation to load) is sent at once; one that awaits (DataLoader)
+ * holds the events behind it, up to `limit`, so a later event's bytes never
+ * overtake an earlier one's.
+ */
+export class DeliveryClass {
+  readonly members = new Set<DirectMember>();
+  /** Called when the last member has left (the engine drops the class and its topic listener). */
+  onEmpty: () => void = () => undefined;
+  /** Behind an unfinished execution: root, target member (undefined = all), root, member, … */
+  private held: unknown[] = [];
+  private busy = false;
+
+  constructor(private readonly options: DeliveryClassOptions) {}
+
+  /** Adds a subscriber; `onLeave` runs once when it ends, however it ends. */
+  add(ctx: LiveContext, target: DirectTarget, onLeave: () => void): DirectMember {
+    const member = new DirectMember(ctx, target, this, (m) => {
+      this.members.delete(m);
+      onLeave();
+      if (this.members.size === 0) this.onEmpty();
+    });
+    this.members.add(member);
+    return member;
+  }
+
+  /** The pubsub listener of the class's topic. */
+  readonly onEvent = (event: LiveEvent): void => {
+    const root = this.options.verdict(event);
+    if (root !== SKIP) this.deliver(root, undefined);
+  };
+
+  /**
+   * One event for one member only (a replay), through the same verdict,
+   * execution and serialization as live events, and in order with them.
+   */
+  replay(member: DirectMember, event: LiveEvent): void {
+    const root = this.options.verdict(event);
+    if (root !== SKIP) this.deliver(root, member);
+  }
+
+  private deliver(root: unknown, only: DirectMember | undefined): void {
+    if (!this.busy) return this.run(root, only);
+    if (this.held.length >= 2 * this.options.limit) return this.overflow();
+    this.held.push(root, only);
+  }
+
+  private run(root: unknown, only: DirectMember | undefined): void {
+    const representative = only ?? first(this.members);
+    if (!representative) return;
+    // Rows are loaded afresh for every event, as each subscriber's own execution did.
+    representative.ctx.loaders.clear();
+    this.options.onExecute();
+    let json: string | Promise<string>;
+    try {
+      json = this.options.render(root, representative.ctx);
+    } catch (error) {
+      return this.failAll(error);
+    }
+    if (typeof json === 'string') return this.send(json, only);
+    this.busy = true;
+    json.then((bytes) => this.send(bytes, only), (error) => this.failAll(error)).catch(this.options.onError).then(() => this.resume());
+  }
+
+  private resume(): void {
+    this.busy = false;
+    const held = this.held;
+    let i = 0;
+    while (!this.busy && i < held.length) {
+      const root = held[i];
+      const only = held[i + 1] as DirectMember | undefined;
+      i += 2;
+      this.run(root, only);
+    }
+    // Whatever arrived while this loop ran was appended behind what it had not reached yet.
+    this.held = i === held.length ? [] : held.slice(i);
+  }
+
+  private send(json: string, only: DirectMember | undefined): void {
+    if (only) return this.sendTo(only, json);
+    for (const member of this.members) this.sendTo(member, json);
+  }
+
+  private sendTo(member: DirectMember, json: string): void {
+    if (!this.members.has(member)) return;
+    if (member.target.unflushed >= this.options.limit) {
+      member.stream.fail(slowConsumer(this.options.limit));
+      return;
+    }
+    member.target.send(json);
+  }
+
+  /** Executions are slower than events arrive: every member is behind, as its own queue would have overflowed. */
+  private overflow(): void {
+    this.held = [];
+    for (const member of [...this.members]) member.stream.fail(slowConsumer(this.options.limit));
+  }
+
+  private failAll(error: unknown): void {
+    this.options.onError(error);
+    for (const member of [...this.members]) member.stream.fail(error);
+  }
+}
+
+function first<T>(set: Set<T>): T | undefined {
+  for (const item of set) return item;
+  return undefined;
+}
