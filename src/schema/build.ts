@@ -8,7 +8,7 @@ import { buildModel, linkModels, type ResourceModel } from './model';
 import { crudResolvers } from './resolvers';
 import { startOrmCapture, stopOrmCapture } from '../capture/orm';
 import { installOutbox, OutboxReader, type OutboxOptions } from '../capture/outbox';
-import { LiveEngine, type LiveEvent } from '../live/engine';
+import { LiveEngine, type LiveEngineOptions, type LiveEvent } from '../live/engine';
 import { subscriptionResolvers } from '../live/resolvers';
 import type { PubSub } from '../pubsub/types';
 import { DateTime, JSONScalar } from './scalars';
@@ -49,6 +49,14 @@ export interface BuildSchemaOptions {
   pubsub?: PubSub<LiveEvent>;
   /** Events a subscriber may fall behind before it is ended with SLOW_CONSUMER; default 1000. */
   subscriberQueueLimit?: number;
+  /**
+   * WebSocket subscribers with the same document, variables and visibility
+   * key share one execution per event, made with one of their contexts; the
+   * default key, the caller's `user.id`, is right while permissions, row
+   * policies and field rules look only at `ctx.user`'s identity. See
+   * {@link LiveEngineOptions.visibilityKey}.
+   */
+  visibilityKey?: LiveEngineOptions['visibilityKey'];
 }
 
 export type CaptureMode = 'orm' | 'database' | 'none';
@@ -80,7 +88,7 @@ export interface LiveSchema {
 /** Resources + TypeORM metadata → an executable schema with the pinned names of DESIGN. */
 export function buildLiveSchema({
   dataSource, resources, typeDefs = '', resolvers = {}, defaultLimit = 100, maxLimit = 1000,
-  capture = 'orm', outbox: outboxOptions, pubsub, subscriberQueueLimit,
+  capture = 'orm', outbox: outboxOptions, pubsub, subscriberQueueLimit, visibilityKey,
 }: BuildSchemaOptions): LiveSchema {
   if (!['orm', 'database', 'none'].includes(capture)) throw new SchemaDefinitionError(`capture must be 'orm', 'database' or 'none', not ${JSON.stringify(capture)}`);
   if (dataSource.entityMetadatas.length === 0) throw new SchemaDefinitionError('buildLiveSchema needs an initialized DataSource (its entity metadata is empty)');
@@ -106,7 +114,7 @@ export function buildLiveSchema({
   if (mutation.length) parts.push(`type Mutation {\n${mutation.join('\n')}\n}`);
   if (subscription.length) parts.push(`type Subscription {\n${subscription.join('\n')}\n}`);
   const generated = crudResolvers(models, { defaultLimit, maxLimit });
-  const engine = new LiveEngine({ dataSource, models, pubsub, queueLimit: subscriberQueueLimit });
+  const engine = new LiveEngine({ dataSource, models, pubsub, queueLimit: subscriberQueueLimit, visibilityKey });
   const schema = makeExecutableSchema({
     typeDefs: [parts.join('\n\n'), typeDefs].filter(Boolean),
     resolvers: [{ DateTime, JSON: JSONScalar }, generated, subscriptionResolvers(models, engine), resolvers],

@@ -1,11 +1,12 @@
-import type { ExecutionArgs, GraphQLFormattedError } from 'graphql';
-import { GraphQLError } from 'graphql';
+import type { DocumentNode, ExecutionArgs, ExecutionResult, GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import { execute as executeGraphQL, getOperationAST, GraphQLError } from 'graphql';
 import type { Disposable } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { createGraphQLError, isAsyncIterable, mapAsyncIterator, maskError } from 'graphql-yoga';
+import { createGraphQLError, isAsyncIterable, isPromise, mapAsyncIterator, maskError } from 'graphql-yoga';
 import type { YogaServerInstance } from 'graphql-yoga';
-import type { WebSocketServer } from 'ws';
-import type { AuthUser } from '../define/context';
+import { WebSocket, type WebSocketServer } from 'ws';
+import type { AuthUser, LiveContext } from '../define/context';
+import { DIRECT_DELIVERY, type DirectTarget } from '../live/delivery';
 import { resolveCaller, type Authenticate } from './auth';
 
 /**
@@ -21,9 +22,13 @@ interface ConnectionExtra extends Record<PropertyKey, unknown> {
 
 type Enveloped = ReturnType<YogaServerInstance<any, any>['getEnveloped']>;
 
-/** The recipe's trick: the enveloped execute/subscribe ride along in rootValue. */
+/**
+ * The recipe's trick: the enveloped execute/subscribe ride along in
+ * rootValue — and, for subscriptions, the direct target a live
+ * subscription field may take instead of yielding results to graphql-ws.
+ */
 type EnvelopedArgs = ExecutionArgs & {
-  rootValue: { execute: Enveloped['execute']; subscribe: Enveloped['subscribe'] };
+  rootValue: { execute: Enveloped['execute']; subscribe: Enveloped['subscribe']; [DIRECT_DELIVERY]?: DirectTarget };
 };
 
 export interface WebSocketTransportOptions {
@@ -38,6 +43,15 @@ export interface WebSocketTransportOptions {
  * parse/validate cache, the context function, plugins and error masking
  * with HTTP and SSE. Authentication happens once per connection, in
  * `onConnect`.
+ *
+ * graphql-ws runs the protocol (init, auth, subscribe, validation, errors,
+ * complete, ping, close codes) for every operation. Results of the live
+ * subscription fields take a shorter way: graphql-ws would execute,
+ * serialize and send each event once per subscriber, through a promise chain
+ * per subscriber; instead the engine executes and serializes once per
+ * delivery class, and each subscriber's {@link SocketTarget} writes the
+ * shared JSON inside its own `next` frame. Subscribe-time errors, the end
+ * of a subscription and SLOW_CONSUMER still travel through graphql-ws.
  */
 export function useWebSocketTransport(
   yoga: YogaServerInstance<any, any>,
@@ -56,6 +70,10 @@ export function useWebSocketTransport(
     return createGraphQLError(masked instanceof Error ? masked.message : String(masked));
   };
 
+  /** A subscription result as the JSON of a `next` payload, errors masked and formatted as {@link onNext} does. */
+  const serialize = (result: ExecutionResult): string =>
+    JSON.stringify(result.errors?.length ? { ...result, errors: result.errors.map((error) => formatError(toClientError(error))) } : result);
+
   return useServer<Record<string, unknown> | undefined, ConnectionExtra>(
     {
       // In production mode useServer keeps internal error messages out of close reasons.
@@ -72,7 +90,7 @@ export function useWebSocketTransport(
         return true;
       },
 
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           [WS_USER]: ctx.extra.user ?? null,
           connectionParams: ctx.connectionParams,
@@ -93,6 +111,10 @@ export function useWebSocketTransport(
             contextValue: await contextFactory(),
             rootValue: { execute, subscribe },
           };
+          if (getOperationAST(document, payload.operationName)?.operation === 'subscription') {
+            const operationKey = JSON.stringify([payload.query, payload.operationName ?? null, payload.variables ?? null]);
+            args.rootValue[DIRECT_DELIVERY] = new SocketTarget(ctx.extra.socket, id, operationKey, renderer(schema, document, payload, serialize));
+          }
           return args;
         } catch (error) {
           return [toClientError(error)];
@@ -115,6 +137,48 @@ export function useWebSocketTransport(
     },
     wss,
   );
+}
+
+/**
+ * Executes a subscription operation for one event, as graphql-js's
+ * `subscribe` does per event (`rootValue` is the event's payload), and
+ * serializes the result.
+ */
+function renderer(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  payload: { operationName?: string | null; variables?: Record<string, unknown> | null },
+  serialize: (result: ExecutionResult) => string,
+): DirectTarget['render'] {
+  const { operationName, variables: variableValues } = payload;
+  return (root: unknown, contextValue: LiveContext) => {
+    const result = executeGraphQL({ schema, document, rootValue: root, contextValue, variableValues, operationName });
+    return isPromise(result) ? result.then(serialize) : serialize(result);
+  };
+}
+
+/**
+ * One subscription operation's writer on its socket: the graphql-ws `next`
+ * message around a result rendered once for its whole class. It counts the
+ * messages ws has not flushed to the connection yet (one callback made here,
+ * none per event), which the engine bounds like a queue.
+ */
+class SocketTarget implements DirectTarget {
+  unflushed = 0;
+  private readonly head: string;
+  private readonly flushed = (): void => {
+    this.unflushed--;
+  };
+
+  constructor(private readonly socket: WebSocket, id: string, readonly operationKey: string, readonly render: DirectTarget['render']) {
+    this.head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  }
+
+  send(json: string): void {
+    if (this.socket.readyState !== WebSocket.OPEN) return;
+    this.unflushed++;
+    this.socket.send(this.head + json + '}', this.flushed);
+  }
 }
 
 /**
