@@ -84,6 +84,24 @@ it('sends in event order when executions finish out of order', async () => {
   expect(target.sent).toEqual(['1', '2', '3', '4']);
 });
 
+it('a member that joins while an execution is pending gets only the events published after it joined', async () => {
+  const { render, finish } = controlledRender();
+  const { cls } = makeClass(render);
+  const early = new FakeTarget(render);
+  const late = new FakeTarget(render);
+  cls.add(ctx(), early, () => undefined);
+  cls.onEvent(event(1)); // executing
+  cls.onEvent(event(2)); // held
+  cls.add(ctx(), late, () => undefined);
+  cls.onEvent(event(3));
+  for (let i = 0; i < 3; i++) {
+    finish(i);
+    await flush();
+  }
+  expect(early.sent).toEqual(['1', '2', '3']);
+  expect(late.sent).toEqual(['3']);
+});
+
 it('a replay reaches one member only, in order with live events', async () => {
   const { render, finish } = controlledRender();
   const { cls } = makeClass(render);

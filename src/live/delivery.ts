@@ -63,7 +63,14 @@ export class DirectMember {
    */
   readonly stream: BoundedQueue<never>;
 
-  constructor(readonly ctx: LiveContext, readonly target: DirectTarget, private readonly cls: DeliveryClass, onEnd: (member: DirectMember) => void) {
+  constructor(
+    readonly ctx: LiveContext,
+    readonly target: DirectTarget,
+    /** How many events had reached the class when this member joined: it gets only later ones. */
+    readonly joinedAfter: number,
+    private readonly cls: DeliveryClass,
+    onEnd: (member: DirectMember) => void,
+  ) {
     this.stream = new BoundedQueue<never>(0, () => onEnd(this));
   }
 
@@ -95,15 +102,17 @@ export class DeliveryClass {
   readonly members = new Set<DirectMember>();
   /** Called when the last member has left (the engine drops the class and its topic listener). */
   onEmpty: () => void = () => undefined;
-  /** Behind an unfinished execution: root, target member (undefined = all), root, member, … */
+  /** Behind an unfinished execution: root, target member (undefined = all), arrival number, root, … */
   private held: unknown[] = [];
   private busy = false;
+  /** Events that reached the class so far; numbers them so a later member skips those before it. */
+  private arrivals = 0;
 
   constructor(private readonly options: DeliveryClassOptions) {}
 
   /** Adds a subscriber; `onLeave` runs once when it ends, however it ends. */
   add(ctx: LiveContext, target: DirectTarget, onLeave: () => void): DirectMember {
-    const member = new DirectMember(ctx, target, this, (m) => {
+    const member = new DirectMember(ctx, target, this.arrivals, this, (m) => {
       this.members.delete(m);
       onLeave();
       if (this.members.size === 0) this.onEmpty();
@@ -128,12 +137,13 @@ export class DeliveryClass {
   }
 
   private deliver(root: unknown, only: DirectMember | undefined): void {
-    if (!this.busy) return this.run(root, only);
-    if (this.held.length >= 2 * this.options.limit) return this.overflow();
-    this.held.push(root, only);
+    const arrival = ++this.arrivals;
+    if (!this.busy) return this.run(root, only, arrival);
+    if (this.held.length >= 3 * this.options.limit) return this.overflow();
+    this.held.push(root, only, arrival);
   }
 
-  private run(root: unknown, only: DirectMember | undefined): void {
+  private run(root: unknown, only: DirectMember | undefined, arrival: number): void {
     const representative = only ?? first(this.members);
     if (!representative) return;
     // Rows are loaded afresh for every event, as each subscriber's own execution did.
@@ -145,9 +155,9 @@ export class DeliveryClass {
     } catch (error) {
       return this.failAll(error);
     }
-    if (typeof json === 'string') return this.send(json, only);
+    if (typeof json === 'string') return this.send(json, only, arrival);
     this.busy = true;
-    json.then((bytes) => this.send(bytes, only), (error) => this.failAll(error)).catch(this.options.onError).then(() => this.resume());
+    json.then((bytes) => this.send(bytes, only, arrival), (error) => this.failAll(error)).catch(this.options.onError).then(() => this.resume());
   }
 
   private resume(): void {
@@ -157,16 +167,21 @@ export class DeliveryClass {
     while (!this.busy && i < held.length) {
       const root = held[i];
       const only = held[i + 1] as DirectMember | undefined;
-      i += 2;
-      this.run(root, only);
+      const arrival = held[i + 2] as number;
+      i += 3;
+      this.run(root, only, arrival);
     }
     // Whatever arrived while this loop ran was appended behind what it had not reached yet.
     this.held = i === held.length ? [] : held.slice(i);
   }
 
-  private send(json: string, only: DirectMember | undefined): void {
+  private send(json: string, only: DirectMember | undefined, arrival: number): void {
     if (only) return this.sendTo(only, json);
-    for (const member of this.members) this.sendTo(member, json);
+    for (const member of this.members) {
+      // Members are in joining order: the rest joined after this event was published (while it was executing).
+      if (member.joinedAfter >= arrival) break;
+      this.sendTo(member, json);
+    }
   }
 
   private sendTo(member: DirectMember, json: string): void {
