@@ -303,6 +303,12 @@ describe('generated SDL', () => {
       action: ChangeAction!
       id: ID!
       genItem: GenItem
+
+      """
+      Where this change sits in the change log (database capture; null with ORM
+      capture). Pass the last one received as \`after\` to resume.
+      """
+      cursor: String
     }`));
     expect(print(live.schema, 'GenItemGroup')).toBe(sdl(`
     input GenItemGroup @oneOf {
@@ -323,8 +329,8 @@ describe('generated SDL', () => {
       'deleteGenItem(id: ID!): ID!',
     ]);
     expect(fields('Subscription')).toEqual([
-      'genItemInstanceChanged(id: ID!): GenItemChange!',
-      'genItemGroupChanged(group: GenItemGroup!): GenItemChange!',
+      'genItemInstanceChanged(id: ID!, after: String): GenItemChange!',
+      'genItemGroupChanged(group: GenItemGroup!, after: String): GenItemChange!',
     ]);
   });
 

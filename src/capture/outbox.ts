@@ -57,6 +57,11 @@ export interface Cursor {
 const MAX_SEQ = 9223372036854775807n;
 const CURSOR = /^(\d{1,19}):(\d{1,19})$/;
 
+/** The cursor just after a whole transaction. */
+export function afterTransaction(position: bigint): Cursor {
+  return { position, seq: MAX_SEQ };
+}
+
 export function formatCursor(position: bigint | string, seq: bigint | string): string {
   return `${position}:${seq}`;
 }
@@ -64,8 +69,9 @@ export function formatCursor(position: bigint | string, seq: bigint | string): s
 /** Parses a client's `after`; BAD_USER_INPUT when it is not a cursor this server gave out. */
 export function parseCursor(text: string): Cursor {
   const m = CURSOR.exec(text);
-  if (!m) throw new BadUserInputError(`Invalid cursor ${JSON.stringify(text)}`, { field: 'after' });
-  return { position: BigInt(m[1]), seq: BigInt(m[2]) };
+  const cursor = m && { position: BigInt(m[1]), seq: BigInt(m[2]) };
+  if (!cursor || cursor.position > MAX_SEQ || cursor.seq > MAX_SEQ) throw new BadUserInputError(`Invalid cursor ${JSON.stringify(text)}`, { field: 'after' });
+  return cursor;
 }
 
 /** Quoted, schema-qualified names of the outbox objects. */
@@ -248,7 +254,7 @@ export class OutboxReader {
   /** Starts after everything already committed; resolves once listening (when enabled). */
   async start(): Promise<void> {
     const [row] = await this.dataSource.query(`SELECT coalesce(max(position), 0)::text AS position FROM ${this.o.tx}`);
-    this.last = { position: BigInt(row.position), seq: MAX_SEQ };
+    this.last = afterTransaction(BigInt(row.position));
     this.running = true;
     if (this.options.listen !== false) await this.listen();
     const every = this.options.pollIntervalMs ?? (this.options.listen === false ? 50 : 250);
@@ -313,7 +319,7 @@ export class OutboxReader {
         for (const { position, changes } of batch) {
           if (!this.running) return;
           if (changes.length) await this.sink(changes);
-          this.last = { position, seq: MAX_SEQ };
+          this.last = afterTransaction(position);
         }
       }
     } catch (error) {
@@ -326,7 +332,7 @@ export class OutboxReader {
    * collapsed per row, changes of tables other than `tables` left out.
    * Within the transaction of `after` itself, only changes after its seq.
    */
-  async readTransactions(after: Cursor, upto?: bigint, limit = 200, tables?: Set<string>): Promise<{ position: bigint; changes: RowChange[] }[]> {
+  async readTransactions(after: Cursor, upto?: bigint, limit = 200, tables?: Set<EntityMetadata>): Promise<{ position: bigint; changes: RowChange[] }[]> {
     const params: unknown[] = [after.position.toString(), limit];
     let bound = '';
     if (upto !== undefined) {
@@ -356,7 +362,7 @@ export class OutboxReader {
     if (after.seq !== MAX_SEQ && out[0]?.position === after.position) {
       out[0].changes = out[0].changes.filter((c) => BigInt(c.cursor!.split(':')[1]) > after.seq);
     }
-    if (tables) for (const t of out) t.changes = t.changes.filter((c) => tables.has(tableOf(c.metadata)));
+    if (tables) for (const t of out) t.changes = t.changes.filter((c) => tables.has(c.metadata));
     return out;
   }
 

@@ -66,17 +66,28 @@ export class DirectMember {
   constructor(
     readonly ctx: LiveContext,
     readonly target: DirectTarget,
-    /** How many events had reached the class when this member joined: it gets only later ones. */
-    readonly joinedAfter: number,
+    /** How many events had reached the class when this member joined (or was resumed): it gets only later ones. */
+    public joinedAfter: number,
     private readonly cls: DeliveryClass,
     onEnd: (member: DirectMember) => void,
   ) {
     this.stream = new BoundedQueue<never>(0, () => onEnd(this));
   }
 
+  /**
+   * A resuming member is paused while its missed changes are replayed to it
+   * alone; live events reach it once the class {@link DeliveryClass.activate}s it.
+   */
+  paused = false;
+
   /** One event for this member alone (a replay), in order with the class's live events. */
   deliver(event: LiveEvent): void {
     this.cls.replay(this, event);
+  }
+
+  /** Ends a pause: from now on the member gets the class's live events. */
+  activate(): void {
+    this.cls.activate(this);
   }
 }
 
@@ -110,15 +121,29 @@ export class DeliveryClass {
 
   constructor(private readonly options: DeliveryClassOptions) {}
 
-  /** Adds a subscriber; `onLeave` runs once when it ends, however it ends. */
-  add(ctx: LiveContext, target: DirectTarget, onLeave: () => void): DirectMember {
+  /** Adds a subscriber (paused: see {@link DirectMember.paused}); `onLeave` runs once when it ends, however it ends. */
+  add(ctx: LiveContext, target: DirectTarget, onLeave: () => void, paused = false): DirectMember {
     const member = new DirectMember(ctx, target, this.arrivals, this, (m) => {
       this.members.delete(m);
       onLeave();
       if (this.members.size === 0) this.onEmpty();
     });
+    member.paused = paused;
     this.members.add(member);
     return member;
+  }
+
+  /**
+   * A paused member goes live: it gets the events that reach the class from
+   * now on (those before were in its replay). Moved to the end, as members
+   * are kept in the order of `joinedAfter`.
+   */
+  activate(member: DirectMember): void {
+    if (!this.members.has(member) || !member.paused) return;
+    this.members.delete(member);
+    member.joinedAfter = this.arrivals;
+    member.paused = false;
+    this.members.add(member);
   }
 
   /** The pubsub listener of the class's topic. */
@@ -144,7 +169,7 @@ export class DeliveryClass {
   }
 
   private run(root: unknown, only: DirectMember | undefined, arrival: number): void {
-    const representative = only ?? first(this.members);
+    const representative = only ?? firstActive(this.members);
     if (!representative) return;
     // Rows are loaded afresh for every event, as each subscriber's own execution did.
     representative.ctx.loaders.clear();
@@ -178,6 +203,7 @@ export class DeliveryClass {
   private send(json: string, only: DirectMember | undefined, arrival: number): void {
     if (only) return this.sendTo(only, json);
     for (const member of this.members) {
+      if (member.paused) continue;
       // Members are in joining order: the rest joined after this event was published (while it was executing).
       if (member.joinedAfter >= arrival) break;
       this.sendTo(member, json);
@@ -205,7 +231,7 @@ export class DeliveryClass {
   }
 }
 
-function first<T>(set: Set<T>): T | undefined {
-  for (const item of set) return item;
+function firstActive(members: Set<DirectMember>): DirectMember | undefined {
+  for (const member of members) if (!member.paused) return member;
   return undefined;
 }

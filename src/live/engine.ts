@@ -1,6 +1,8 @@
 import type { DataSource, EntityMetadata } from 'typeorm';
 import type { LiveContext } from '../define/context';
 import { rowKey, snapshot, type RowChange } from '../capture/row-change';
+import { afterTransaction, parseCursor, type Cursor, type OutboxReader } from '../capture/outbox';
+import { BadUserInputError } from '../errors';
 import type { ResourceModel } from '../schema/model';
 import { matches, relationPaths, sameValue } from '../policy/evaluate';
 import type { Condition } from '../policy/where';
@@ -25,6 +27,8 @@ export interface LiveEvent {
   after: Record<string, unknown> | null;
   /** Custom events only: what `publishEvent` was given. */
   payload?: unknown;
+  /** Database capture: the change's place in the outbox (`XChange.cursor`). */
+  cursor?: string;
   /**
    * The row itself did not change, a row its read policy looks at did (its
    * list became private): only subscribers for whom the row appears or
@@ -94,6 +98,9 @@ export class LiveEngine {
   /** Relation paths the active subscribers of each type need, counted. */
   private readonly pathUse = new Map<string, Map<string, number>>();
   private pipeline: Promise<void> = Promise.resolve();
+  private log: OutboxReader | undefined;
+  /** The outbox position of the last transaction routed (database capture). */
+  private routedPosition: bigint | undefined;
   private readonly queueLimit: number;
   private readonly onError: (error: unknown) => void;
   private readonly visibilityKey: (ctx: LiveContext) => string;
@@ -121,9 +128,34 @@ export class LiveEngine {
     return this.executionCount;
   }
 
-  /** Committed changes from any capture; processed in order, after those before them. */
+  /**
+   * Committed changes from any capture; processed in order, after those
+   * before them. Database capture hands over whole transactions.
+   */
   ingest(changes: RowChange[]): Promise<void> {
-    return this.enqueue(changes.map((change) => () => this.route(change)));
+    return this.enqueue(changes.map((change) => async () => {
+      await this.route(change, this.publish);
+      if (change.cursor) this.routedPosition = parseCursor(change.cursor).position;
+    }));
+  }
+
+  private readonly publish = (topicName: string, event: LiveEvent): void => this.pubsub.publish(topicName, event);
+
+  /** The change log resumed subscriptions replay from (database capture's outbox). */
+  useChangeLog(log: OutboxReader): void {
+    this.log = log;
+  }
+
+  /**
+   * Checks a client's `after` before it subscribes: BAD_USER_INPUT when it is
+   * malformed or changes are not logged (ORM capture), CURSOR_EXPIRED when
+   * the outbox no longer has what follows it.
+   */
+  async resumeCursor(after: string): Promise<Cursor> {
+    if (!this.log) throw new BadUserInputError('Resuming with `after` needs database capture (LIVE_CAPTURE=database)', { field: 'after' });
+    const cursor = parseCursor(after);
+    await this.log.checkCursor(cursor);
+    return cursor;
   }
 
   /** Runs work items one after another behind everything queued before; a failing item is reported, not fatal. */
@@ -145,23 +177,27 @@ export class LiveEngine {
     return this.pipeline;
   }
 
-  private async route(change: RowChange): Promise<void> {
+  /** Publishes a change (and the transitions it causes) to topics through `publish`: the pubsub, or one replaying subscriber. */
+  private async route(change: RowChange, publish: Publish): Promise<void> {
     const model = this.byMetadata.get(change.metadata.target);
     if (!model) return;
     const before = change.op === 'insert' ? null : { ...change.before };
     const after = change.op === 'delete' ? null : { ...change.after };
     await this.loadRelations(model, [before, after]);
-    this.publishChange(model, change.id, before, after, false);
-    if (change.op === 'update') await this.routeDependents(change);
+    this.publishChange(publish, model, change.id, before, after, false, change.cursor);
+    if (change.op === 'update') await this.routeDependents(change, publish);
   }
 
   /** The instance topic gets the change itself; each group topic the row as it was and is in that group. */
-  private publishChange(model: ResourceModel, id: string | number, before: Record<string, unknown> | null, after: Record<string, unknown> | null, transitionOnly: boolean): void {
+  private publishChange(
+    publish: Publish, model: ResourceModel, id: string | number,
+    before: Record<string, unknown> | null, after: Record<string, unknown> | null, transitionOnly: boolean, cursor: string | undefined,
+  ): void {
     const type = model.names.type;
-    const extra = transitionOnly ? { transitionOnly } : {};
-    this.pubsub.publish(topic.instance(type, id), { type, id, before, after, ...extra });
+    const extra = { ...(transitionOnly ? { transitionOnly } : {}), ...(cursor ? { cursor } : {}) };
+    publish(topic.instance(type, id), { type, id, before, after, ...extra });
     for (const [group, value, wasIn, isIn] of groupMoves(model, before, after)) {
-      this.pubsub.publish(topic.group(type, group, value), { type, id, before: wasIn ? before : null, after: isIn ? after : null, ...extra });
+      publish(topic.group(type, group, value), { type, id, before: wasIn ? before : null, after: isIn ? after : null, ...extra });
     }
   }
 
@@ -175,7 +211,7 @@ export class LiveEngine {
    * nothing. One query per resource and relation, only while subscribers
    * with such a policy exist. (First relation level only.)
    */
-  private async routeDependents(change: RowChange): Promise<void> {
+  private async routeDependents(change: RowChange, publish: Publish): Promise<void> {
     const { before: was, after: is } = change;
     if (!was || !is || !Object.keys({ ...was, ...is }).some((k) => !sameValue(was[k], is[k]))) return;
     for (const model of this.options.models) {
@@ -193,7 +229,7 @@ export class LiveEngine {
           return { id: plain[model.primary.propertyName] as string | number, before: { ...plain, [name]: { ...was } }, after: { ...plain, [name]: { ...is } } };
         });
         await this.loadRelations(model, pairs.flatMap((p) => [p.before, p.after]));
-        for (const p of pairs) this.publishChange(model, p.id, p.before, p.after, true);
+        for (const p of pairs) this.publishChange(publish, model, p.id, p.before, p.after, true, change.cursor);
       }
     }
   }
@@ -247,8 +283,8 @@ export class LiveEngine {
    * class of its operation and visibility, results go out through the
    * target, and the stream yields nothing: it only ends.
    */
-  subscribe(model: ResourceModel, topicName: string, ctx: LiveContext, condition: Condition, direct?: DirectTarget): AsyncIterableIterator<ChangePayload> {
-    return this.listen(model, 'change', topicName, ctx, condition, direct).stream as AsyncIterableIterator<ChangePayload>;
+  subscribe(model: ResourceModel, topicName: string, ctx: LiveContext, condition: Condition, direct?: DirectTarget, after?: Cursor): AsyncIterableIterator<ChangePayload> {
+    return this.listen(model, 'change', topicName, ctx, condition, direct, after).stream as AsyncIterableIterator<ChangePayload>;
   }
 
   /** Per event, what a change subscriber with `condition` gets: the `XChange` of its action, or SKIP. */
@@ -267,7 +303,7 @@ export class LiveEngine {
   private payloadOf(event: LiveEvent, action: ChangeAction, rowField: string): ChangePayload {
     let byAction = this.payloads.get(event);
     if (!byAction) this.payloads.set(event, (byAction = {}));
-    return (byAction[action] ??= { action, id: event.id, [rowField]: action === 'DELETED' ? null : event.after });
+    return (byAction[action] ??= { action, id: event.id, [rowField]: action === 'DELETED' ? null : event.after, cursor: event.cursor ?? null });
   }
 
   /** A subscriber of a custom event: gets the payload when it may see the row the event is about. `direct` as for {@link subscribe}. */
@@ -310,10 +346,22 @@ export class LiveEngine {
     ctx: LiveContext,
     condition: Condition,
     direct: DirectTarget | undefined,
+    after?: Cursor,
   ): Subscriber {
     const verdict = kind === 'change' ? this.changeVerdict(model, condition) : this.eventVerdict(model, condition);
-    if (direct) return this.join(model, `${topicName}\n${kind}\n${this.visibilityKey(ctx)}\n${direct.operationKey}`, topicName, ctx, condition, verdict, direct);
     const paths = relationPaths(model.metadata, condition);
+    if (direct) {
+      const member = this.join(model, `${topicName}\n${kind}\n${this.visibilityKey(ctx)}\n${direct.operationKey}`, topicName, ctx, paths, verdict, direct, after !== undefined);
+      if (after) {
+        this.usePaths(model, paths, +1); // while replaying, whatever class it is in
+        this.replay(model, paths, topicName, after, (event) => member.deliver(event), () => member.stream.closed, (error) => {
+          this.usePaths(model, paths, -1);
+          if (error === undefined) member.activate();
+          else member.stream.fail(error);
+        });
+      }
+      return member;
+    }
     let stop: () => void = () => undefined;
     const queue: BoundedQueue<unknown> = new BoundedQueue<unknown>(this.queueLimit, () => {
       stop();
@@ -326,8 +374,51 @@ export class LiveEngine {
       const item = verdict(event);
       if (item !== SKIP) queue.push(item);
     };
-    stop = this.pubsub.subscribe(topicName, deliver);
+    if (!after) stop = this.pubsub.subscribe(topicName, deliver);
+    else {
+      this.replay(model, paths, topicName, after, deliver, () => queue.closed, (error) => {
+        if (error !== undefined) queue.fail(error);
+        else if (!queue.closed) stop = this.pubsub.subscribe(topicName, deliver);
+      });
+    }
     return { stream: queue, deliver };
+  }
+
+  /**
+   * A resuming subscriber's catch-up, run in the pipeline so no change is
+   * routed meanwhile: the outbox's transactions after `after`, up to the
+   * last one routed live, routed again for this subscriber alone (with the
+   * permissions and related rows of now), then `done()` — after which it
+   * receives live events, which all come later. No gap, no duplicate.
+   */
+  private replay(
+    model: ResourceModel, paths: string[], topicName: string, after: Cursor,
+    deliver: (event: LiveEvent) => void, ended: () => boolean, done: (error?: unknown) => void,
+  ): void {
+    const log = this.log!;
+    // The changes that can reach this topic: its own table's, and those of rows its policy reads.
+    const tables = new Set([model.metadata, ...paths.map((p) => model.metadata.relations.find((r) => r.propertyName === p.split('.')[0])?.inverseEntityMetadata)]
+      .filter((m): m is EntityMetadata => m !== undefined));
+    const only: Publish = (name, event) => {
+      if (name === topicName) deliver(event);
+    };
+    void this.enqueue([async () => {
+      try {
+        const upto = this.routedPosition ?? log.position.position;
+        let from = after;
+        while (!ended()) {
+          const batch = await log.readTransactions(from, upto, 100, tables);
+          if (!batch.length) break;
+          for (const { position, changes } of batch) {
+            for (const change of changes) await this.route(change, only);
+            from = afterTransaction(position);
+          }
+        }
+        done();
+      } catch (error) {
+        done(error);
+      }
+    }]);
   }
 
   /**
@@ -335,10 +426,9 @@ export class LiveEngine {
    * (one pubsub listener, its policy's relation paths counted once) for the
    * first member and removing it with the last.
    */
-  private join(model: ResourceModel, key: string, topicName: string, ctx: LiveContext, condition: Condition, verdict: Verdict, direct: DirectTarget): DirectMember {
+  private join(model: ResourceModel, key: string, topicName: string, ctx: LiveContext, paths: string[], verdict: Verdict, direct: DirectTarget, paused: boolean): DirectMember {
     let cls = this.classes.get(key);
     if (!cls) {
-      const paths = relationPaths(model.metadata, condition);
       const created = new DeliveryClass({
         verdict,
         render: direct.render,
@@ -357,7 +447,7 @@ export class LiveEngine {
       cls = created;
     }
     this.directMembers++;
-    return cls.add(ctx, direct, () => this.directMembers--);
+    return cls.add(ctx, direct, () => this.directMembers--, paused);
   }
 
   private usePaths(model: ResourceModel, paths: string[], delta: number): void {
@@ -378,6 +468,9 @@ export class LiveEngine {
     }
   }
 }
+
+/** Where routing puts an event: a topic of the pubsub, or a replaying subscriber. */
+type Publish = (topicName: string, event: LiveEvent) => void;
 
 function isLoaded(value: unknown): boolean {
   return value !== null && value !== undefined && typeof value === 'object';

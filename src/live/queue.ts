@@ -42,6 +42,11 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T> {
     this.finish();
   }
 
+  /** Ended, however (complete, close, overflow, failure). */
+  get closed(): boolean {
+    return this.ended;
+  }
+
   get size(): number {
     return this.items.length;
   }

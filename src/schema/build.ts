@@ -129,6 +129,7 @@ export function buildLiveSchema({
   const outbox = capture === 'database' && dataSource.isInitialized
     ? new OutboxReader(dataSource, tables, (changes) => engine.ingest(changes), outboxOptions)
     : undefined;
+  if (outbox) engine.useChangeLog(outbox);
   const ready = outbox
     ? (async () => {
       if (outboxOptions?.install !== false) await installOutbox(dataSource, tables, outboxOptions);
