@@ -70,9 +70,13 @@ it('a client that reconnects with its last cursor gets exactly what it missed, t
     { action: 'CREATED', id: c, task: task(c, 'c', false, list) },
   ]);
   expect(increasing([seen[0], ...missed])).toBe(true);
-  // Then live, nothing twice.
+  // Then live, nothing twice — sharing one delivery class with a subscriber that did not resume.
+  const classes = h.engine.deliveryClasses;
+  const fresh = await h.subscribe(h.client(alice), GROUP, { list });
+  expect(h.engine.deliveryClasses).toBe(classes);
   await h.patchTask(alice, c, { text: 'c1' });
   expect((await resumed.next(1)).map(strip)).toEqual([{ action: 'UPDATED', id: c, task: task(c, 'c1', false, list) }]);
+  expect(await fresh.next(1)).toEqual(resumed.events.slice(-1));
   expect(await resumed.until(() => h.createTask(alice, list, 'marker'), isText('marker'))).toEqual([]);
 });
 

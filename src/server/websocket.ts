@@ -1,5 +1,5 @@
-import type { DocumentNode, ExecutionArgs, ExecutionResult, GraphQLFormattedError, GraphQLSchema } from 'graphql';
-import { execute as executeGraphQL, getOperationAST, GraphQLError } from 'graphql';
+import type { DocumentNode, ExecutionArgs, ExecutionResult, GraphQLFormattedError, GraphQLSchema, OperationDefinitionNode } from 'graphql';
+import { execute as executeGraphQL, getOperationAST, GraphQLError, Kind, visit } from 'graphql';
 import type { Disposable } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createGraphQLError, isAsyncIterable, isPromise, mapAsyncIterator, maskError } from 'graphql-yoga';
@@ -111,8 +111,9 @@ export function useWebSocketTransport(
             contextValue: await contextFactory(),
             rootValue: { execute, subscribe },
           };
-          if (getOperationAST(document, payload.operationName)?.operation === 'subscription') {
-            const operationKey = JSON.stringify([payload.query, payload.operationName ?? null, payload.variables ?? null]);
+          const operation = getOperationAST(document, payload.operationName);
+          if (operation?.operation === 'subscription') {
+            const operationKey = JSON.stringify([payload.query, payload.operationName ?? null, withoutResumeCursor(document, operation, payload.variables)]);
             args.rootValue[DIRECT_DELIVERY] = new SocketTarget(ctx.extra.socket, id, operationKey, renderer(schema, document, payload, serialize));
           }
           return args;
@@ -192,4 +193,22 @@ function formatError(error: GraphQLError | GraphQLFormattedError): GraphQLFormat
   const { http: _http, unexpected: _unexpected, ...extensions } = formatted.extensions;
   const { extensions: _all, ...rest } = formatted;
   return Object.keys(extensions).length > 0 ? { ...rest, extensions } : rest;
+}
+
+/**
+ * The variables that decide what an operation's results look like: all but
+ * the one that only carries the root field's `after` cursor, so clients that
+ * resume from different cursors still share a delivery class once live.
+ */
+function withoutResumeCursor(document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown> | null | undefined): Record<string, unknown> | null {
+  if (!variables) return null;
+  const root = operation.selectionSet.selections[0];
+  const arg = root?.kind === Kind.FIELD ? root.arguments?.find((a) => a.name.value === 'after') : undefined;
+  if (arg?.value.kind !== Kind.VARIABLE || !(arg.value.name.value in variables)) return variables;
+  const name = arg.value.name.value;
+  let uses = 0;
+  visit(document, { Variable: (node) => void (node.name.value === name && uses++), VariableDefinition: () => false });
+  if (uses !== 1) return variables;
+  const { [name]: _cursor, ...rest } = variables;
+  return rest;
 }
