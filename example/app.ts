@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import jwt from 'jsonwebtoken';
 import { ILike, type DataSource, type EntityManager } from 'typeorm';
@@ -133,7 +133,9 @@ export interface DemoApp {
  * `JWT_SECRET` (default: a random secret per process, so tokens end with it).
  */
 export function createDemoApp(dataSource: DataSource, secret = process.env.JWT_SECRET ?? randomBytes(32).toString('hex')): DemoApp {
-  const sign = (user: User) => jwt.sign({ sub: String(user.id) }, secret, { algorithm: 'HS256', expiresIn: '7d' });
+  // One key object for every request: given a string, jsonwebtoken builds a key per call.
+  const key = createSecretKey(Buffer.from(secret));
+  const sign = (user: User) => jwt.sign({ sub: String(user.id) }, key, { algorithm: 'HS256', expiresIn: '7d' });
   return {
     resources: [userResource, todoListResource, taskResource, postResource],
     typeDefs: demoTypeDefs,
@@ -152,7 +154,7 @@ export function createDemoApp(dataSource: DataSource, secret = process.env.JWT_S
     authenticate: async (token) => {
       let sub: string;
       try {
-        sub = String((jwt.verify(token, secret, { algorithms: ['HS256'] }) as jwt.JwtPayload).sub);
+        sub = String((jwt.verify(token, key, { algorithms: ['HS256'] }) as jwt.JwtPayload).sub);
       } catch {
         return null;
       }
