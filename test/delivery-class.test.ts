@@ -16,8 +16,8 @@ class FakeTarget implements DirectTarget {
   readonly sent: string[] = [];
   unflushed = 0;
   constructor(readonly render: DirectTarget['render'], readonly operationKey = 'op') {}
-  send(json: string): void {
-    this.sent.push(json);
+  send(json: Buffer): void {
+    this.sent.push(json.toString());
   }
 }
 

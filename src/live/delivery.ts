@@ -42,9 +42,9 @@ export interface DirectTarget {
    * and event, with a member's context.
    */
   render(root: unknown, ctx: LiveContext): string | Promise<string>;
-  /** Sends one rendered result to this subscriber. */
-  send(json: string): void;
-  /** Results handed to the transport that have not reached the client's connection yet. */
+  /** Sends one rendered result (the JSON as UTF-8, encoded once for the class) to this subscriber. */
+  send(json: Buffer): void;
+  /** Results handed to the transport that have not reached the client's connection yet (may be an estimate). */
   readonly unflushed: number;
 }
 
@@ -200,7 +200,8 @@ export class DeliveryClass {
     this.held = i === held.length ? [] : held.slice(i);
   }
 
-  private send(json: string, only: DirectMember | undefined, arrival: number): void {
+  private send(text: string, only: DirectMember | undefined, arrival: number): void {
+    const json = Buffer.from(text);
     if (only) return this.sendTo(only, json);
     for (const member of this.members) {
       if (member.paused) continue;
@@ -210,7 +211,7 @@ export class DeliveryClass {
     }
   }
 
-  private sendTo(member: DirectMember, json: string): void {
+  private sendTo(member: DirectMember, json: Buffer): void {
     if (!this.members.has(member)) return;
     if (member.target.unflushed >= this.options.limit) {
       member.stream.fail(slowConsumer(this.options.limit));
