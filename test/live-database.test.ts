@@ -6,12 +6,16 @@
  * even when the one that wrote first commits last; a killed listener
  * connection loses nothing; pruning and the installer behave.
  */
+import { createClient } from 'graphql-ws';
 import { Client } from 'pg';
-import { Task } from '../example/entities';
+import WebSocket from 'ws';
+import { createDemoApp } from '../example/app';
+import { demoEntities, Task } from '../example/entities';
 import demoApp from '../example/app';
-import { installOutbox, outboxMigrationSQL } from '../src';
+import { createLiveServer, installOutbox, outboxMigrationSQL } from '../src';
 import { appMigrationSQL } from '../src/cli';
-import { isText, LiveHarness, TASK_GROUP, TASK_INSTANCE, task, untilAll, waitUntil, type LiveUser } from './support/live';
+import { testDataSource } from './support/database';
+import { isText, LiveHarness, SECRET, TASK_GROUP, TASK_INSTANCE, task, untilAll, waitUntil, type LiveUser } from './support/live';
 
 let h: LiveHarness;
 let alice: LiveUser;
@@ -164,6 +168,30 @@ it('the listener connection killed mid-stream loses nothing and repeats nothing'
   expect(events.map((e) => e.task.text)).toEqual(texts);
   expect(await group.until(marker(list), isText('marker'))).toEqual([]);
   await waitUntil(() => outbox().listens >= listensBefore + 2, 10_000, () => 'the listener to reconnect twice');
+});
+
+it('a second server process on the same database tails the same outbox: same events, same cursors', async () => {
+  const list = await h.createList(alice, 'Two servers');
+  const [id] = await tasks(list, 1, 's');
+  const ds2 = await testDataSource((h.ds.options as { url: string }).url, demoEntities, { synchronize: false });
+  const second = await createLiveServer({ dataSource: ds2, ...createDemoApp(ds2, SECRET), port: 0, host: '127.0.0.1', logging: false, capture: 'database' });
+  const client = createClient({ url: second.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${alice.token}` }, retryAttempts: 0 });
+  try {
+    const query = 'subscription($list: ID!) { taskGroupChanged(group: { list: $list }) { action id cursor task { text } } }';
+    const here = await h.subscribe(h.client(alice), query, { list });
+    const there: any[] = [];
+    client.subscribe({ query, variables: { list } }, { next: (r) => void there.push(r.data?.taskGroupChanged), error: () => undefined, complete: () => undefined });
+    await waitUntil(() => second.live.engine.activeSubscriptions === 1, 10_000, () => 'the second server to hold the subscription');
+    await sql.query('UPDATE task SET text = $1 WHERE id = $2', ['seen twice', Number(id)]);
+    const [event] = await here.next(1);
+    await waitUntil(() => there.length === 1, 10_000, () => 'the event on the second server');
+    expect(there).toEqual([event]);
+    expect(event.cursor).toMatch(/^\d+:\d+$/);
+  } finally {
+    await client.dispose();
+    await second.close();
+    await ds2.destroy();
+  }
 });
 
 describe('outbox maintenance', () => {
