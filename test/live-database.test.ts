@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { createDemoApp } from '../example/app';
 import { demoEntities, Task } from '../example/entities';
 import demoApp from '../example/app';
-import { createLiveServer, installOutbox, outboxMigrationSQL } from '../src';
+import { createLiveServer, installOutbox, outboxMigrationSQL, OutboxReader } from '../src';
 import { appMigrationSQL } from '../src/cli';
 import { testDataSource } from './support/database';
 import { isText, LiveHarness, SECRET, TASK_GROUP, TASK_INSTANCE, task, untilAll, waitUntil, type LiveUser } from './support/live';
@@ -213,6 +213,27 @@ describe('outbox maintenance', () => {
     // Capture goes on after pruning.
     const group = await h.subscribe(h.client(alice), TASK_GROUP, { list });
     expect(await group.until(marker(list), isText('marker'))).toEqual([]);
+  });
+
+  it('the pruning job runs on its own interval', async () => {
+    const list = await h.createList(alice, 'Pruning job');
+    await tasks(list, 3, 'j');
+    await outbox().catchUp();
+    const count = async () => Number((await sql.query('SELECT count(*) AS n FROM live_outbox')).rows[0].n);
+    expect(await count()).toBeGreaterThan(0);
+    const tables = h.server.live.models.map((m) => m.metadata);
+    const pruner = new OutboxReader(h.ds, tables, () => undefined, { listen: false, pruneIntervalMs: 50, retention: { maxAgeMs: 0 } });
+    await pruner.start();
+    try {
+      const deadline = Date.now() + 10_000;
+      while ((await count()) > 0) {
+        if (Date.now() > deadline) throw new Error('the pruning job did not empty the outbox');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(await count()).toBe(0);
+    } finally {
+      await pruner.stop();
+    }
   });
 
   it('the installer is idempotent, also when several processes run it at once', async () => {
