@@ -1,6 +1,6 @@
 import type { LiveContext } from '../define/context';
 import type { LiveEvent } from './engine';
-import { BoundedQueue, slowConsumer } from './queue';
+import { slowConsumer } from './queue';
 
 /**
  * Shared delivery: subscribers that would compute the same bytes for every
@@ -46,6 +46,13 @@ export interface DirectTarget {
   send(json: Buffer): void;
   /** Results handed to the transport that have not reached the client's connection yet (may be an estimate). */
   readonly unflushed: number;
+  /**
+   * The subscriber has joined its class. `member` is the subscription's
+   * stream — what the subscription field returns — so a transport may
+   * follow it itself (it only ends or fails) instead of through the
+   * wrappers around the field's result.
+   */
+  joined?(member: DirectMember): void;
 }
 
 /** What a verdict returns when the event is not for the class's members. */
@@ -55,13 +62,17 @@ export const SKIP: unique symbol = Symbol('typeorm-graphql-live.skip');
 export type Verdict = (event: LiveEvent) => unknown;
 
 /** One subscriber in a class; `stream` is what the subscription field returns. */
-export class DirectMember {
+export class DirectMember implements AsyncIterableIterator<never> {
   /**
-   * Yields nothing — results go out through `target` — and only ends:
-   * `return()` (client complete, socket close) leaves the class, an
-   * overflow rejects the pending `next()` with SLOW_CONSUMER.
+   * A resuming member is paused while its missed changes are replayed to it
+   * alone; live events reach it once the class {@link DeliveryClass.activate}s it.
    */
-  readonly stream: BoundedQueue<never>;
+  paused = false;
+  private ended = false;
+  /** The error it ended with, until a `next()` has rejected with it. */
+  private error: unknown = undefined;
+  private waiting: ((result: IteratorResult<never>) => void) | undefined;
+  private failWaiting: ((error: unknown) => void) | undefined;
 
   constructor(
     readonly ctx: LiveContext,
@@ -69,16 +80,58 @@ export class DirectMember {
     /** How many events had reached the class when this member joined (or was resumed): it gets only later ones. */
     public joinedAfter: number,
     private readonly cls: DeliveryClass,
-    onEnd: (member: DirectMember) => void,
-  ) {
-    this.stream = new BoundedQueue<never>(0, () => onEnd(this));
-  }
+    private readonly onLeave: () => void,
+  ) {}
 
   /**
-   * A resuming member is paused while its missed changes are replayed to it
-   * alone; live events reach it once the class {@link DeliveryClass.activate}s it.
+   * The member is its own stream. It yields nothing — results go out
+   * through `target` — and only ends: `return()` (client complete, socket
+   * close) leaves the class, a failure (SLOW_CONSUMER, an execution that
+   * failed outright) rejects the pending or next `next()` once, after which
+   * it is done. Being the stream, and not holding one, keeps a subscriber
+   * to one object.
    */
-  paused = false;
+  get stream(): this {
+    return this;
+  }
+
+  /** Ended, however (complete, close, overflow, failure). */
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  next(): Promise<IteratorResult<never>> {
+    if (this.error !== undefined) {
+      const error = this.error;
+      this.error = undefined;
+      return Promise.reject(error);
+    }
+    if (this.ended) return Promise.resolve(DONE);
+    return new Promise((resolve, reject) => {
+      this.waiting = resolve;
+      this.failWaiting = reject;
+    });
+  }
+
+  return(): Promise<IteratorResult<never>> {
+    this.error = undefined;
+    this.finish(undefined);
+    return Promise.resolve(DONE);
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<never>> {
+    this.finish(undefined);
+    return Promise.reject(error);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Ends the member with `error`: a waiting or the next `next()` rejects with it. */
+  fail(error: unknown): void {
+    this.finish(error);
+  }
 
   /** One event for this member alone (a replay), in order with the class's live events. */
   deliver(event: LiveEvent): void {
@@ -89,7 +142,21 @@ export class DirectMember {
   activate(): void {
     this.cls.activate(this);
   }
+
+  private finish(error: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.onLeave();
+    this.cls.leave(this);
+    const { waiting, failWaiting } = this;
+    this.waiting = this.failWaiting = undefined;
+    if (error === undefined) waiting?.(DONE);
+    else if (failWaiting) failWaiting(error);
+    else this.error = error;
+  }
 }
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
 export interface DeliveryClassOptions {
   verdict: Verdict;
@@ -123,14 +190,16 @@ export class DeliveryClass {
 
   /** Adds a subscriber (paused: see {@link DirectMember.paused}); `onLeave` runs once when it ends, however it ends. */
   add(ctx: LiveContext, target: DirectTarget, onLeave: () => void, paused = false): DirectMember {
-    const member = new DirectMember(ctx, target, this.arrivals, this, (m) => {
-      this.members.delete(m);
-      onLeave();
-      if (this.members.size === 0) this.onEmpty();
-    });
+    const member = new DirectMember(ctx, target, this.arrivals, this, onLeave);
     member.paused = paused;
     this.members.add(member);
+    target.joined?.(member);
     return member;
+  }
+
+  /** A member has ended (see {@link DirectMember.stream}); the last one empties the class. */
+  leave(member: DirectMember): void {
+    if (this.members.delete(member) && this.members.size === 0) this.onEmpty();
   }
 
   /**

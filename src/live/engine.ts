@@ -447,8 +447,11 @@ export class LiveEngine {
       cls = created;
     }
     this.directMembers++;
-    return cls.add(ctx, direct, () => this.directMembers--, paused);
+    return cls.add(ctx, direct, this.memberLeft, paused);
   }
+
+  /** One function for every direct member: a closure per member would keep `join`'s scope alive with it. */
+  private readonly memberLeft = (): void => void this.directMembers--;
 
   private usePaths(model: ResourceModel, paths: string[], delta: number): void {
     let use = this.pathUse.get(model.names.type);

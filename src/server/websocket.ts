@@ -7,7 +7,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import type { Socket } from 'node:net';
 import { WebSocket, type WebSocketServer } from 'ws';
 import type { AuthUser, LiveContext } from '../define/context';
-import { DIRECT_DELIVERY, type DirectTarget } from '../live/delivery';
+import { DIRECT_DELIVERY, type DirectMember, type DirectTarget } from '../live/delivery';
 import { resolveCaller, type Authenticate } from './auth';
 
 /**
@@ -29,7 +29,7 @@ type Enveloped = ReturnType<YogaServerInstance<any, any>['getEnveloped']>;
  * subscription field may take instead of yielding results to graphql-ws.
  */
 type EnvelopedArgs = ExecutionArgs & {
-  rootValue: { execute: Enveloped['execute']; subscribe: Enveloped['subscribe']; [DIRECT_DELIVERY]?: DirectTarget };
+  rootValue: { execute: Enveloped['execute']; subscribe: Enveloped['subscribe']; [DIRECT_DELIVERY]?: SocketTarget };
 };
 
 export interface WebSocketTransportOptions {
@@ -71,9 +71,11 @@ export function useWebSocketTransport(
     return createGraphQLError(masked instanceof Error ? masked.message : String(masked));
   };
 
-  /** A subscription result as the JSON of a `next` payload, errors masked and formatted as {@link onNext} does. */
-  const serialize = (result: ExecutionResult): string =>
-    JSON.stringify(result.errors?.length ? { ...result, errors: result.errors.map((error) => formatError(toClientError(error))) } : result);
+  const direct: SocketTransport = {
+    serialize: (result) =>
+      JSON.stringify(result.errors?.length ? { ...result, errors: result.errors.map((error) => formatError(toClientError(error))) } : result),
+    failure: (error) => ({ value: { errors: [toClientError(error)] }, done: false }),
+  };
 
   return useServer<Record<string, unknown> | undefined, ConnectionExtra>(
     {
@@ -115,7 +117,7 @@ export function useWebSocketTransport(
           const operation = getOperationAST(document, payload.operationName);
           if (operation?.operation === 'subscription') {
             const operationKey = JSON.stringify([payload.query, payload.operationName ?? null, withoutResumeCursor(document, operation, payload.variables)]);
-            args.rootValue[DIRECT_DELIVERY] = new SocketTarget(ctx.extra.socket, id, operationKey, renderer(schema, document, payload, serialize));
+            args.rootValue[DIRECT_DELIVERY] = new SocketTarget(ctx.extra.socket, id, operationKey, renderer(schema, document, payload, direct.serialize), direct.failure);
           }
           return args;
         } catch (error) {
@@ -126,8 +128,14 @@ export function useWebSocketTransport(
       execute: (args) => (args as EnvelopedArgs).rootValue.execute(args),
 
       subscribe: async (args) => {
-        const result = await (args as EnvelopedArgs).rootValue.subscribe(args);
+        const { rootValue } = args as EnvelopedArgs;
+        const result = await rootValue.subscribe(args);
         if (!isAsyncIterable(result)) return result;
+        // A live field took the direct target: graphql-ws follows the subscriber itself (see
+        // SocketTarget). The wrappers around the field's result are dropped unstarted: yoga's
+        // plugins hook nothing into the end of a stream, only into its results and errors.
+        const target = rootValue[DIRECT_DELIVERY];
+        if (target?.following) return target;
         return mapAsyncIterator(result, (value) => value, (error: unknown) => ({ errors: [toClientError(error)] }));
       },
 
@@ -139,6 +147,14 @@ export function useWebSocketTransport(
     },
     wss,
   );
+}
+
+/** What every {@link SocketTarget} of a transport shares. */
+interface SocketTransport {
+  /** A subscription result as the JSON of a `next` payload, errors masked and formatted as {@link onNext} does. */
+  serialize(result: ExecutionResult): string;
+  /** How a stream failure reaches the client: a `next` with the masked error (then the stream is done, and graphql-ws completes). */
+  failure(error: unknown): IteratorResult<ExecutionResult>;
 }
 
 /**
@@ -160,28 +176,43 @@ function renderer(
 }
 
 /**
- * One subscription operation's writer on its socket: the graphql-ws `next`
- * message around a result rendered once for its whole class.
+ * One subscription operation on its socket, offered to the live field as
+ * its {@link DirectTarget}.
  *
- * On an uncompressed connection (ours: the server does not offer
- * permessage-deflate) it writes the WebSocket text frame itself, in one
- * piece — frame header, this operation's `{"id":…,"payload":` prefix
+ * Writing: the graphql-ws `next` message around a result rendered once for
+ * its whole class. On an uncompressed connection (ours: the server does not
+ * offer permessage-deflate) it writes the WebSocket text frame itself, in
+ * one piece — frame header, this operation's `{"id":…,"payload":` prefix
  * (encoded once, at subscribe time), the shared result, `}` — straight to
  * the connection's TCP socket: per subscriber and event that is one small
  * copy and one write, instead of ws's string encoding, header buffer, cork,
  * two-buffer writev and callback. Frames go to the same socket, in the same
  * order, as ws's own (which writes through at once when not compressing).
- * With compression negotiated it falls back to `ws.send`.
+ * With compression negotiated it falls back to `ws.send`. `unflushed` is
+ * estimated from the bytes the TCP socket still holds, in messages of the
+ * last size sent: the engine bounds it like a queue.
  *
- * `unflushed` is estimated from the bytes the TCP socket still holds, in
- * messages of the last size sent: the engine bounds it like a queue.
+ * Ending: once the subscriber has joined its class, this is also what
+ * graphql-ws iterates for the operation. The subscriber's stream yields
+ * nothing and only ends or fails, so graphql-ws follows it directly, not
+ * through graphql-js's, envelop's and our own iterator wrappers, each of
+ * which would hold a pending `next()` for the life of every subscription.
+ * A failure is masked and sent as the wrappers would (yoga's masking is
+ * idempotent, so masking once here gives the same bytes and log).
  */
-class SocketTarget implements DirectTarget {
+class SocketTarget implements DirectTarget, AsyncIterableIterator<ExecutionResult> {
   private readonly head: Buffer;
   private readonly raw: Socket | undefined;
   private lastFrame = 1;
+  private member: DirectMember | undefined;
 
-  constructor(private readonly socket: WebSocket, id: string, readonly operationKey: string, readonly render: DirectTarget['render']) {
+  constructor(
+    private readonly socket: WebSocket,
+    id: string,
+    readonly operationKey: string,
+    readonly render: DirectTarget['render'],
+    private readonly failure: SocketTransport['failure'],
+  ) {
     this.head = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
     const internals = socket as unknown as { _socket?: Socket; _extensions?: Record<string, unknown> };
     this.raw = internals._socket && Object.keys(internals._extensions ?? {}).length === 0 ? internals._socket : undefined;
@@ -190,6 +221,27 @@ class SocketTarget implements DirectTarget {
   get unflushed(): number {
     const buffered = this.raw ? this.raw.writableLength : this.socket.bufferedAmount;
     return Math.ceil(buffered / this.lastFrame);
+  }
+
+  /** Whether graphql-ws should iterate this target instead of the field's (wrapped) result. */
+  get following(): boolean {
+    return this.member !== undefined;
+  }
+
+  joined(member: DirectMember): void {
+    this.member = member;
+  }
+
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    return this.member!.next().then(undefined, this.failure);
+  }
+
+  return(): Promise<IteratorResult<ExecutionResult>> {
+    return this.member!.return();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
   }
 
   send(json: Buffer): void {
