@@ -33,15 +33,17 @@ export interface DirectTarget {
   /**
    * The operation's document, operation name and variables: members whose
    * keys are equal (and whose visibility is equal) share one execution.
+   * Read when the subscriber joins.
    */
   readonly operationKey: string;
   /**
    * Executes the operation for one event, `root` being what the
    * subscription field resolves to, and returns the result as JSON — errors
-   * masked and formatted as the transport sends them. Called once per class
-   * and event, with a member's context.
+   * masked and formatted as the transport sends them. Read once, from the
+   * member that creates the class; called once per class and event, with a
+   * member's context.
    */
-  render(root: unknown, ctx: LiveContext): string | Promise<string>;
+  readonly render: (root: unknown, ctx: LiveContext) => string | Promise<string>;
   /** Sends one rendered result (the JSON as UTF-8, encoded once for the class) to this subscriber. */
   send(json: Buffer): void;
   /** Results handed to the transport that have not reached the client's connection yet (may be an estimate). */

@@ -1,4 +1,4 @@
-import type { DocumentNode, ExecutionArgs, ExecutionResult, GraphQLFormattedError, GraphQLSchema, OperationDefinitionNode } from 'graphql';
+import type { DocumentNode, ExecutionArgs, ExecutionResult, GraphQLFormattedError } from 'graphql';
 import { execute as executeGraphQL, getOperationAST, GraphQLError, Kind, visit } from 'graphql';
 import type { Disposable } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -114,10 +114,8 @@ export function useWebSocketTransport(
             contextValue: await contextFactory(),
             rootValue: { execute, subscribe },
           };
-          const operation = getOperationAST(document, payload.operationName);
-          if (operation?.operation === 'subscription') {
-            const operationKey = JSON.stringify([payload.query, payload.operationName ?? null, withoutResumeCursor(document, operation, payload.variables)]);
-            args.rootValue[DIRECT_DELIVERY] = new SocketTarget(ctx.extra.socket, id, operationKey, renderer(schema, document, payload, direct.serialize), direct.failure);
+          if (getOperationAST(document, payload.operationName)?.operation === 'subscription') {
+            args.rootValue[DIRECT_DELIVERY] = new SocketTarget(ctx.extra.socket, id, payload, args, direct);
           }
           return args;
         } catch (error) {
@@ -157,23 +155,8 @@ interface SocketTransport {
   failure(error: unknown): IteratorResult<ExecutionResult>;
 }
 
-/**
- * Executes a subscription operation for one event, as graphql-js's
- * `subscribe` does per event (`rootValue` is the event's payload), and
- * serializes the result.
- */
-function renderer(
-  schema: GraphQLSchema,
-  document: DocumentNode,
-  payload: { operationName?: string | null; variables?: Record<string, unknown> | null },
-  serialize: (result: ExecutionResult) => string,
-): DirectTarget['render'] {
-  const { operationName, variables: variableValues } = payload;
-  return (root: unknown, contextValue: LiveContext) => {
-    const result = executeGraphQL({ schema, document, rootValue: root, contextValue, variableValues, operationName });
-    return isPromise(result) ? result.then(serialize) : serialize(result);
-  };
-}
+/** The subscribe message's payload, as graphql-ws parsed it. */
+type SubscribePayload = { query: string; operationName?: string | null; variables?: Record<string, unknown> | null };
 
 /**
  * One subscription operation on its socket, offered to the live field as
@@ -199,6 +182,10 @@ function renderer(
  * which would hold a pending `next()` for the life of every subscription.
  * A failure is masked and sent as the wrappers would (yoga's masking is
  * idempotent, so masking once here gives the same bytes and log).
+ *
+ * It holds only what it needs per subscriber: the operation's key and
+ * renderer are derived, when the subscriber joins, from the arguments
+ * graphql-ws keeps for the operation anyway.
  */
 class SocketTarget implements DirectTarget, AsyncIterableIterator<ExecutionResult> {
   private readonly head: Buffer;
@@ -209,13 +196,32 @@ class SocketTarget implements DirectTarget, AsyncIterableIterator<ExecutionResul
   constructor(
     private readonly socket: WebSocket,
     id: string,
-    readonly operationKey: string,
-    readonly render: DirectTarget['render'],
-    private readonly failure: SocketTransport['failure'],
+    private readonly payload: SubscribePayload,
+    private readonly args: ExecutionArgs,
+    private readonly transport: SocketTransport,
   ) {
     this.head = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
     const internals = socket as unknown as { _socket?: Socket; _extensions?: Record<string, unknown> };
     this.raw = internals._socket && Object.keys(internals._extensions ?? {}).length === 0 ? internals._socket : undefined;
+  }
+
+  get operationKey(): string {
+    const { query, operationName, variables } = this.payload;
+    return JSON.stringify([query, operationName ?? null, withoutResumeCursor(this.args.document, operationName, variables)]);
+  }
+
+  /**
+   * Executes the operation for one event, as graphql-js's `subscribe` does
+   * per event (`rootValue` is the event's payload), and serializes the
+   * result. Made once per class; it keeps nothing of this subscriber.
+   */
+  get render(): DirectTarget['render'] {
+    const { schema, document, operationName, variableValues } = this.args;
+    const { serialize } = this.transport;
+    return (root: unknown, contextValue: LiveContext) => {
+      const result = executeGraphQL({ schema, document, rootValue: root, contextValue, variableValues, operationName });
+      return isPromise(result) ? result.then(serialize) : serialize(result);
+    };
   }
 
   get unflushed(): number {
@@ -233,7 +239,7 @@ class SocketTarget implements DirectTarget, AsyncIterableIterator<ExecutionResul
   }
 
   next(): Promise<IteratorResult<ExecutionResult>> {
-    return this.member!.next().then(undefined, this.failure);
+    return this.member!.next().then(undefined, this.transport.failure);
   }
 
   return(): Promise<IteratorResult<ExecutionResult>> {
@@ -292,9 +298,9 @@ function formatError(error: GraphQLError | GraphQLFormattedError): GraphQLFormat
  * the one that only carries the root field's `after` cursor, so clients that
  * resume from different cursors still share a delivery class once live.
  */
-function withoutResumeCursor(document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown> | null | undefined): Record<string, unknown> | null {
+function withoutResumeCursor(document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined): Record<string, unknown> | null {
   if (!variables) return null;
-  const root = operation.selectionSet.selections[0];
+  const root = getOperationAST(document, operationName)?.selectionSet.selections[0];
   const arg = root?.kind === Kind.FIELD ? root.arguments?.find((a) => a.name.value === 'after') : undefined;
   if (arg?.value.kind !== Kind.VARIABLE || !(arg.value.name.value in variables)) return variables;
   const name = arg.value.name.value;
