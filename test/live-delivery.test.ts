@@ -119,6 +119,23 @@ describe('order', () => {
     expect(await slim.next(10)).toEqual(expected.map((e) => ({ ...e, task: { text: e.task.text } })));
     expect(ownerLoads).toHaveBeenCalledTimes(10);
   });
+
+  it('frames every operation id, whatever its length and characters, around the shared result', async () => {
+    const list = await h.createList(alice, 'Ids');
+    const id = await h.createTask(alice, list, 'framed');
+    const raw = await h.rawSocket(bob);
+    const ops = ['1', 'é ✓ "quoted" \\ \u0001', 'x'.repeat(300), crypto.randomUUID()];
+    for (const op of ops) raw.send({ id: op, type: 'subscribe', payload: { query: SLIM, variables: { list } } });
+    await waitUntil(() => h.engine.activeSubscriptions === ops.length);
+    await rename(id, 'renamed');
+    await waitUntil(() => raw.messages.filter((m) => m.type === 'next').length === ops.length);
+    const nexts = raw.messages.filter((m) => m.type === 'next');
+    // In the order the subscriptions joined, which is not the order they were sent in.
+    expect(nexts.sort((a, b) => ops.indexOf(a.id) - ops.indexOf(b.id))).toEqual(
+      ops.map((op) => ({ id: op, type: 'next', payload: { data: { taskGroupChanged: { action: 'UPDATED', id, task: { text: 'renamed' } } } } })),
+    );
+    raw.socket.terminate();
+  });
 });
 
 describe('leaving', () => {
