@@ -1,7 +1,6 @@
 import type { DocumentNode, ExecutionArgs, ExecutionResult, GraphQLFormattedError } from 'graphql';
 import { execute as executeGraphQL, getOperationAST, GraphQLError, Kind, visit } from 'graphql';
 import type { Disposable } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
 import { createGraphQLError, isAsyncIterable, isPromise, mapAsyncIterator, maskError } from 'graphql-yoga';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Socket } from 'node:net';
@@ -9,6 +8,7 @@ import { WebSocket, type WebSocketServer } from 'ws';
 import type { AuthUser, LiveContext } from '../define/context';
 import { DIRECT_DELIVERY, type DirectMember, type DirectTarget } from '../live/delivery';
 import { resolveCaller, type Authenticate } from './auth';
+import { useGraphqlWs } from './graphql-ws';
 
 /**
  * Key under which the WebSocket caller travels into yoga's context function.
@@ -16,7 +16,7 @@ import { resolveCaller, type Authenticate } from './auth';
  */
 export const WS_USER = Symbol('typeorm-graphql-live.wsUser');
 
-/** What graphql-ws keeps per connection in `ctx.extra` (besides socket and request). */
+/** What graphql-ws keeps per connection in `ctx.extra` (besides the socket). */
 interface ConnectionExtra extends Record<PropertyKey, unknown> {
   user: AuthUser | null;
 }
@@ -78,9 +78,9 @@ export function useWebSocketTransport(
     encode: slabEncoder(),
   };
 
-  return useServer<Record<string, unknown> | undefined, ConnectionExtra>(
+  return useGraphqlWs<Record<string, unknown> | undefined, ConnectionExtra>(
     {
-      // In production mode useServer keeps internal error messages out of close reasons.
+      // In production mode internal error messages stay out of close reasons.
       isProd: maskedErrors,
 
       onConnect: async (ctx) => {
@@ -98,7 +98,6 @@ export function useWebSocketTransport(
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           [WS_USER]: ctx.extra.user ?? null,
           connectionParams: ctx.connectionParams,
-          req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
         });

@@ -1,0 +1,139 @@
+import { CloseCode, DEPRECATED_GRAPHQL_WS_PROTOCOL, handleProtocols, makeServer, type ConnectionInitMessage, type Disposable, type ServerOptions, type WebSocket as GraphqlWsSocket } from 'graphql-ws';
+import type { WebSocket, WebSocketServer } from 'ws';
+
+/** What graphql-ws's `ctx.extra` holds for a connection here: the socket, nothing else. */
+export interface SocketExtra {
+  readonly socket: WebSocket;
+}
+
+export type GraphqlWsOptions<P extends ConnectionInitMessage['payload'], E extends Record<PropertyKey, unknown>> = ServerOptions<P, SocketExtra & Partial<E>> & {
+  /** Keep internal error messages out of close reasons. Defaults to `NODE_ENV === 'production'`. */
+  isProd?: boolean;
+};
+
+/**
+ * graphql-ws's server on a `ws` WebSocketServer: graphql-ws's own
+ * `useServer` (graphql-ws/use/ws, which invites copying it), keeping less
+ * per connection.
+ *
+ * graphql-ws holds a connection's `extra`, and the handler of the message
+ * that started an operation, for as long as the operation runs — for a
+ * subscription, its whole life. There, `extra` also held the HTTP upgrade
+ * request (about 1 kB with its headers, used by nothing after the upgrade),
+ * and each message handler was an async function whose suspended frame kept
+ * the message's Buffer. Here `extra` is the socket alone, and a handler
+ * keeps only its promise.
+ *
+ * Everything else is as in the original: protocol negotiation, keep-alive
+ * pings every `keepAlive` ms (a socket that does not answer within the next
+ * `keepAlive` ms is terminated), close codes and reasons, logging, dispose.
+ */
+export function useGraphqlWs<P extends ConnectionInitMessage['payload'] = ConnectionInitMessage['payload'], E extends Record<PropertyKey, unknown> = Record<PropertyKey, never>>(
+  options: GraphqlWsOptions<P, E>,
+  wss: WebSocketServer,
+  keepAlive = 12_000,
+): Disposable {
+  const isProd = typeof options.isProd === 'boolean' ? options.isProd : process.env.NODE_ENV === 'production';
+  const server = makeServer(options);
+  const closeReason = (error: unknown): string => {
+    if (isProd) return 'Internal server error';
+    const message = error instanceof Error ? error.message : String(error);
+    return message.length < 124 ? message : 'Internal server error'; // close reasons are limited to 123 bytes
+  };
+
+  wss.options.handleProtocols = handleProtocols;
+  wss.once('error', (error) => {
+    console.error('Internal error emitted on the WebSocket server. Please check your implementation.', error);
+    let firstError: unknown = null;
+    for (const client of wss.clients) {
+      try {
+        client.close(CloseCode.InternalServerError, closeReason(error));
+      } catch (closeError) {
+        firstError ??= closeError;
+      }
+    }
+    if (firstError) throw firstError;
+  });
+
+  wss.on('connection', (socket) => {
+    const connection = new Connection(socket, closeReason, keepAlive);
+    const closed = server.opened(connection, { socket } as SocketExtra & Partial<E>);
+    socket.once('close', (code, reason) => {
+      connection.stopKeepAlive();
+      if (!isProd && code === CloseCode.SubprotocolNotAcceptable && socket.protocol === DEPRECATED_GRAPHQL_WS_PROTOCOL) {
+        console.warn(
+          `Client provided the unsupported and deprecated subprotocol "${socket.protocol}" used by subscriptions-transport-ws.` +
+            'Please see https://www.apollographql.com/docs/apollo-server/data/subscriptions/#switching-from-subscriptions-transport-ws.',
+        );
+      }
+      void closed(code, String(reason));
+    });
+  });
+
+  return {
+    dispose: async () => {
+      for (const client of wss.clients) client.close(1001, 'Going away');
+      wss.removeAllListeners();
+      await new Promise<void>((resolve, reject) => wss.close((error) => (error ? reject(error) : resolve())));
+    },
+  };
+}
+
+/**
+ * One connection as graphql-ws's server sees it. Methods on a class rather
+ * than closures per connection: fewer objects, and under tsx (esbuild's
+ * `keepNames`) every named closure also gets a property dictionary of its
+ * own, about 250 bytes.
+ */
+class Connection implements GraphqlWsSocket {
+  readonly protocol: string;
+  private pongWait: NodeJS.Timeout | null = null;
+  private readonly pingInterval: NodeJS.Timeout | null;
+
+  constructor(private readonly socket: WebSocket, private readonly closeReason: (error: unknown) => string, keepAlive: number) {
+    this.protocol = socket.protocol;
+    socket.once('error', (error) => {
+      console.error('Internal error emitted on a WebSocket socket. Please check your implementation.', error);
+      socket.close(CloseCode.InternalServerError, closeReason(error));
+    });
+    this.pingInterval = keepAlive > 0 && isFinite(keepAlive) ? setInterval(() => this.ping(keepAlive), keepAlive) : null;
+  }
+
+  send(data: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.socket.readyState !== this.socket.OPEN) return resolve();
+      this.socket.send(data, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  close(code: number, reason: string): void {
+    this.socket.close(code, reason);
+  }
+
+  onMessage(handle: (data: string) => Promise<void>): void {
+    const failed = this.failed.bind(this);
+    this.socket.on('message', (data) => void handle(String(data)).catch(failed));
+  }
+
+  stopKeepAlive(): void {
+    if (this.pongWait) clearTimeout(this.pongWait);
+    if (this.pingInterval) clearInterval(this.pingInterval);
+  }
+
+  private ping(keepAlive: number): void {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    this.pongWait = setTimeout(() => this.socket.terminate(), keepAlive);
+    this.socket.once('pong', () => {
+      if (this.pongWait) {
+        clearTimeout(this.pongWait);
+        this.pongWait = null;
+      }
+    });
+    this.socket.ping();
+  }
+
+  private failed(error: unknown): void {
+    console.error('Internal error occurred during message handling. Please check your implementation.', error);
+    this.socket.close(CloseCode.InternalServerError, this.closeReason(error));
+  }
+}
