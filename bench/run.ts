@@ -60,8 +60,9 @@ for (const a of argv) {
 if (flag('help')) {
   console.log('npm run bench [-- --full] [--systems live,naive,limit] [--workloads W1,W2,W3] [--n 100,1000,4000] [--phases A,B]\n' +
     '  [--writes-a 200] [--interval 50] [--writes-b 400] [--in-flight 4] [--warmup 20] [--calibration 200]\n' +
-    '  [--attempts 3: repeat a run disturbed by other processes]'+ '\n' +
-    '  [--deadline seconds] [--name name] [--no-save] [--profile dir]');
+    '  [--attempts 3: repeat a run disturbed by other processes]\n' +
+    '  [--deadline seconds] [--name name] [--no-save] [--profile dir]\n' +
+    'npm run bench -- --render <name>   # rewrite bench/results/<name>.md and .svg from its JSON');
   process.exit(0);
 }
 
