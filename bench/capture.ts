@@ -28,7 +28,20 @@ import WebSocket from 'ws';
 import { createDemoApp } from '../example/app';
 import { demoEntities, Task, TodoList, User } from '../example/entities';
 import { createLiveServer, installOutbox, type LiveServerOptions } from '../src';
-import { createTestDatabase, testDataSource } from '../test/support/database';
+import { createTestDatabase as createDatabase, testDataSource, type TestDatabase } from '../test/support/database';
+
+/** Databases of this run: dropped on Ctrl-C / SIGTERM too, not only in `finally`. */
+const databases = new Set<TestDatabase>();
+async function createTestDatabase(prefix: string): Promise<TestDatabase> {
+  const db = await createDatabase(prefix);
+  databases.add(db);
+  return { ...db, drop: () => db.drop().finally(() => databases.delete(db)) };
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void Promise.allSettled([...databases].map((db) => db.drop())).then(() => process.exit(130));
+  });
+}
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 3000);
