@@ -58,7 +58,8 @@ export function useGraphqlWs<P extends ConnectionInitMessage['payload'] = Connec
   wss.on('connection', (socket) => {
     const connection = new Connection(socket, closeReason, keepAlive);
     const closed = server.opened(connection, { socket } as SocketExtra & Partial<E>);
-    socket.once('close', (code, reason) => {
+    // ws emits 'close' once; `on` spares the wrapper `once` would keep per connection.
+    socket.on('close', (code, reason) => {
       connection.stopKeepAlive();
       if (!isProd && code === CloseCode.SubprotocolNotAcceptable && socket.protocol === DEPRECATED_GRAPHQL_WS_PROTOCOL) {
         console.warn(
