@@ -268,6 +268,13 @@ describe('serveLiveSchema over WebSocket', () => {
     });
     expect(code).toBe(4400);
   });
+
+  it('closes a socket that does not ask for graphql-transport-ws with 4406', async () => {
+    const server = await start();
+    const socket = new WebSocket(server.wsUrl);
+    const [code, reason] = await new Promise<[number, string]>((resolve) => socket.on('close', (c, r) => resolve([c, String(r)])));
+    expect([code, reason]).toEqual([4406, 'Subprotocol not acceptable']);
+  });
 });
 
 describe('LiveServer.close', () => {
