@@ -43,8 +43,15 @@ async function assertReferencesVisible(manager: EntityManager, model: ResourceMo
   }
 }
 
-function reload(manager: EntityManager, model: ResourceModel, id: unknown): Promise<any> {
-  return manager.getRepository(model.metadata.target).findOneOrFail({ where: { [model.primary.propertyName]: id }, ...rowFindOptions(model) });
+/**
+ * The written row as the response returns it, read back in the same query
+ * that checks the policy it must now satisfy: null when it does not (the
+ * caller then refuses the write and the transaction rolls back).
+ */
+async function reloadIf(manager: EntityManager, model: ResourceModel, condition: Condition, id: unknown): Promise<any> {
+  const where = both(condition, [{ [model.primary.propertyName]: id }]);
+  if (where === false) return null;
+  return manager.getRepository(model.metadata.target).findOne({ where: toFindWhere(where), ...rowFindOptions(model) });
 }
 
 /**
@@ -62,9 +69,9 @@ export async function createRow(model: ResourceModel, models: Models, input: Rec
     if (model.options.hooks?.beforeCreate) data = await model.options.hooks.beforeCreate(data, ctx);
     const repo = manager.getRepository(model.metadata.target);
     const saved = await repo.save(repo.create(data));
-    const id = saved[model.primary.propertyName];
-    if (!(await holds(manager, model, createPolicy, id))) throw refusal(ctx, `create ${model.names.type}`);
-    return reload(manager, model, id);
+    const row = await reloadIf(manager, model, createPolicy, saved[model.primary.propertyName]);
+    if (!row) throw refusal(ctx, `create ${model.names.type}`);
+    return row;
   });
 }
 
@@ -75,10 +82,12 @@ export async function createRow(model: ResourceModel, models: Models, input: Rec
  */
 async function rowForWrite(manager: EntityManager, model: ResourceModel, action: 'patch' | 'delete', id: string | number, ctx: LiveContext): Promise<any> {
   const read = both(conditionFor(model, 'retrieve', ctx), [{ [model.primary.propertyName]: id }]);
-  const row = read === false ? null : await manager.getRepository(model.metadata.target).findOne({ where: toFindWhere(read) });
-  if (!row) throw new NotFoundError(`${model.names.type}:${id} not found`);
-  if (!(await holds(manager, model, conditionFor(model, action, ctx), id))) throw refusal(ctx, `${action} ${model.names.type}:${id}`);
-  return row;
+  const find = (where: Condition) => (where === false ? null : manager.getRepository(model.metadata.target).findOne({ where: toFindWhere(where) }));
+  // The usual case in one query: visible and writable. Only a refusal asks again, to tell NOT_FOUND from FORBIDDEN.
+  const writable = await find(both(read, conditionFor(model, action, ctx)));
+  if (writable) return writable;
+  if (!(await find(read))) throw new NotFoundError(`${model.names.type}:${id} not found`);
+  throw refusal(ctx, `${action} ${model.names.type}:${id}`);
 }
 
 /** `patchTask(id, input)`: a partial update; the write policy must hold before and after (no moving a row out of reach). */
@@ -92,8 +101,9 @@ export async function patchRow(model: ResourceModel, models: Models, rawId: unkn
     if (model.options.hooks?.beforePatch) data = await model.options.hooks.beforePatch(data, ctx, row);
     Object.assign(row, data);
     await manager.getRepository(model.metadata.target).save(row);
-    if (!(await holds(manager, model, conditionFor(model, 'patch', ctx), id))) throw refusal(ctx, `patch ${model.names.type}:${id} this way`);
-    return reload(manager, model, id);
+    const patched = await reloadIf(manager, model, conditionFor(model, 'patch', ctx), id);
+    if (!patched) throw refusal(ctx, `patch ${model.names.type}:${id} this way`);
+    return patched;
   });
 }
 
