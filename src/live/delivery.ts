@@ -1,6 +1,6 @@
 import type { LiveContext } from '../define/context';
 import type { LiveEvent } from './engine';
-import { slowConsumer } from './queue';
+import { EndingStream, slowConsumer } from './queue';
 
 /**
  * Shared delivery: subscribers that would compute the same bytes for every
@@ -63,18 +63,20 @@ export const SKIP: unique symbol = Symbol('typeorm-graphql-live.skip');
 /** Per event: what the subscription field resolves to for this class (the `XChange`, a custom payload), or SKIP. */
 export type Verdict = (event: LiveEvent) => unknown;
 
-/** One subscriber in a class; `stream` is what the subscription field returns. */
-export class DirectMember implements AsyncIterableIterator<never> {
+/**
+ * One subscriber in a class, and its own stream (what the subscription
+ * field returns): it yields nothing — results go out through `target` — and
+ * only ends. `return()` (client complete, socket close) leaves the class; a
+ * failure (SLOW_CONSUMER, an execution that failed outright) rejects the
+ * pending or next `next()`. Being the stream, and not holding one, keeps a
+ * subscriber to one object.
+ */
+export class DirectMember extends EndingStream<never> {
   /**
    * A resuming member is paused while its missed changes are replayed to it
    * alone; live events reach it once the class {@link DeliveryClass.activate}s it.
    */
   paused = false;
-  private ended = false;
-  /** The error it ended with, until a `next()` has rejected with it. */
-  private error: unknown = undefined;
-  private waiting: ((result: IteratorResult<never>) => void) | undefined;
-  private failWaiting: ((error: unknown) => void) | undefined;
 
   constructor(
     readonly ctx: LiveContext,
@@ -83,56 +85,12 @@ export class DirectMember implements AsyncIterableIterator<never> {
     public joinedAfter: number,
     private readonly cls: DeliveryClass,
     private readonly onLeave: () => void,
-  ) {}
+  ) {
+    super();
+  }
 
-  /**
-   * The member is its own stream. It yields nothing — results go out
-   * through `target` — and only ends: `return()` (client complete, socket
-   * close) leaves the class, a failure (SLOW_CONSUMER, an execution that
-   * failed outright) rejects the pending or next `next()` once, after which
-   * it is done. Being the stream, and not holding one, keeps a subscriber
-   * to one object.
-   */
   get stream(): this {
     return this;
-  }
-
-  /** Ended, however (complete, close, overflow, failure). */
-  get closed(): boolean {
-    return this.ended;
-  }
-
-  next(): Promise<IteratorResult<never>> {
-    if (this.error !== undefined) {
-      const error = this.error;
-      this.error = undefined;
-      return Promise.reject(error);
-    }
-    if (this.ended) return Promise.resolve(DONE);
-    return new Promise((resolve, reject) => {
-      this.waiting = resolve;
-      this.failWaiting = reject;
-    });
-  }
-
-  return(): Promise<IteratorResult<never>> {
-    this.error = undefined;
-    this.finish(undefined);
-    return Promise.resolve(DONE);
-  }
-
-  throw(error?: unknown): Promise<IteratorResult<never>> {
-    this.finish(undefined);
-    return Promise.reject(error);
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  /** Ends the member with `error`: a waiting or the next `next()` rejects with it. */
-  fail(error: unknown): void {
-    this.finish(error);
   }
 
   /** One event for this member alone (a replay), in order with the class's live events. */
@@ -145,20 +103,11 @@ export class DirectMember implements AsyncIterableIterator<never> {
     this.cls.activate(this);
   }
 
-  private finish(error: unknown): void {
-    if (this.ended) return;
-    this.ended = true;
+  protected onFinish(): void {
     this.onLeave();
     this.cls.leave(this);
-    const { waiting, failWaiting } = this;
-    this.waiting = this.failWaiting = undefined;
-    if (error === undefined) waiting?.(DONE);
-    else if (failWaiting) failWaiting(error);
-    else this.error = error;
   }
 }
-
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
 export interface DeliveryClassOptions {
   verdict: Verdict;
@@ -285,7 +234,7 @@ export class DeliveryClass {
   private sendTo(member: DirectMember, json: Buffer): void {
     if (!this.members.has(member)) return;
     if (member.target.unflushed >= this.options.limit) {
-      member.stream.fail(slowConsumer(this.options.limit));
+      member.fail(slowConsumer(this.options.limit));
       return;
     }
     member.target.send(json);
@@ -294,12 +243,12 @@ export class DeliveryClass {
   /** Executions are slower than events arrive: every member is behind, as its own queue would have overflowed. */
   private overflow(): void {
     this.held = [];
-    for (const member of [...this.members]) member.stream.fail(slowConsumer(this.options.limit));
+    for (const member of [...this.members]) member.fail(slowConsumer(this.options.limit));
   }
 
   private failAll(error: unknown): void {
     this.options.onError(error);
-    for (const member of [...this.members]) member.stream.fail(error);
+    for (const member of [...this.members]) member.fail(error);
   }
 }
 

@@ -352,12 +352,11 @@ export class LiveEngine {
     const paths = relationPaths(model.metadata, condition);
     if (direct) {
       const member = this.join(model, `${topicName}\n${kind}\n${this.visibilityKey(ctx)}\n${direct.operationKey}`, topicName, ctx, paths, verdict, direct, after !== undefined);
+      // Its class counts the relation paths the replay needs for as long as the member is in it.
       if (after) {
-        this.usePaths(model, paths, +1); // while replaying, whatever class it is in
-        this.replay(model, paths, topicName, after, (event) => member.deliver(event), () => member.stream.closed, (error) => {
-          this.usePaths(model, paths, -1);
+        this.replay(model, paths, topicName, after, (event) => member.deliver(event), () => member.closed, (error) => {
           if (error === undefined) member.activate();
-          else member.stream.fail(error);
+          else member.fail(error);
         });
       }
       return member;
@@ -467,7 +466,7 @@ export class LiveEngine {
   close(): void {
     for (const queue of [...this.queues]) void queue.return();
     for (const cls of [...this.classes.values()]) {
-      for (const member of [...cls.members]) void member.stream.return();
+      for (const member of [...cls.members]) void member.return();
     }
   }
 }

@@ -1,83 +1,68 @@
 import { LiveError } from '../errors';
 
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+
 /**
- * A bounded async iterator: the engine pushes synchronously, graphql-ws
- * pulls. A subscriber that falls more than `limit` events behind is ended
- * with a SLOW_CONSUMER error and its queue freed, so one stalled socket
- * cannot grow the server's memory. `onEnd` runs exactly once, however it
- * ends (client complete, socket close, overflow).
+ * The ending half of a subscriber's stream, shared by {@link BoundedQueue}
+ * and the WebSocket fast path's members: `next()` waits until something is
+ * handed to it or the stream ends; `return()` (client complete, socket
+ * close) and `fail(error)` end it exactly once — `onFinish` runs then — and
+ * a failure rejects the pending or the next `next()` once, after which the
+ * stream is done.
  */
-export class BoundedQueue<T> implements AsyncIterableIterator<T> {
-  private items: T[] = [];
+export abstract class EndingStream<T> implements AsyncIterableIterator<T> {
   private waiting: ((result: IteratorResult<T>) => void) | undefined;
   private failWaiting: ((error: unknown) => void) | undefined;
   private ended = false;
-  private error: unknown;
+  /** The error it ended with, until a `next()` has rejected with it. */
+  private error: unknown = undefined;
 
-  constructor(private readonly limit: number, private readonly onEnd: () => void, private readonly beforeYield?: () => void) {}
-
-  push(item: T): void {
-    if (this.ended) return;
-    if (this.waiting) {
-      const resolve = this.waiting;
-      this.waiting = this.failWaiting = undefined;
-      this.beforeYield?.();
-      resolve({ value: item, done: false });
-      return;
-    }
-    if (this.items.length >= this.limit) {
-      this.error = slowConsumer(this.limit);
-      this.items = [];
-      this.finish();
-      return;
-    }
-    this.items.push(item);
-  }
-
-  /** Ends the queue with `error`: a waiting or the next `next()` rejects with it, then the queue is done. */
-  fail(error: unknown): void {
-    if (this.ended) return;
-    this.error = error;
-    this.items = [];
-    this.finish();
-  }
+  /** Runs once when the stream ends, however it ends, before a waiting `next()` settles. */
+  protected abstract onFinish(): void;
 
   /** Ended, however (complete, close, overflow, failure). */
   get closed(): boolean {
     return this.ended;
   }
 
-  get size(): number {
-    return this.items.length;
-  }
-
   next(): Promise<IteratorResult<T>> {
-    if (this.items.length) {
-      this.beforeYield?.();
-      return Promise.resolve({ value: this.items.shift()!, done: false });
-    }
-    if (this.error) {
+    if (this.error !== undefined) {
       const error = this.error;
       this.error = undefined;
       return Promise.reject(error);
     }
-    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    if (this.ended) return Promise.resolve(DONE);
     return new Promise((resolve, reject) => {
       this.waiting = resolve;
       this.failWaiting = reject;
     });
   }
 
+  /** Whether a `next()` is waiting for a value. */
+  protected get isWaiting(): boolean {
+    return this.waiting !== undefined;
+  }
+
+  /** Hands `value` to the waiting `next()` (check {@link isWaiting} first). */
+  protected resolveWaiting(value: T): void {
+    const resolve = this.waiting!;
+    this.waiting = this.failWaiting = undefined;
+    resolve({ value, done: false });
+  }
+
+  /** Ends the stream with `error`: a waiting or the next `next()` rejects with it. */
+  fail(error: unknown): void {
+    this.finish(error);
+  }
+
   return(): Promise<IteratorResult<T>> {
-    this.items = [];
     this.error = undefined;
-    this.finish();
-    return Promise.resolve({ value: undefined, done: true });
+    this.finish(undefined);
+    return Promise.resolve(DONE);
   }
 
   throw(error?: unknown): Promise<IteratorResult<T>> {
-    this.items = [];
-    this.finish();
+    this.finish(undefined);
     return Promise.reject(error);
   }
 
@@ -85,20 +70,54 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T> {
     return this;
   }
 
-  private finish(): void {
+  private finish(error: unknown): void {
     if (this.ended) return;
     this.ended = true;
+    this.onFinish();
+    const { waiting, failWaiting } = this;
+    this.waiting = this.failWaiting = undefined;
+    if (error === undefined) waiting?.(DONE);
+    else if (failWaiting) failWaiting(error);
+    else this.error = error;
+  }
+}
+
+/**
+ * A bounded async iterator: the engine pushes synchronously, graphql-ws
+ * pulls. A subscriber that falls more than `limit` events behind is ended
+ * with a SLOW_CONSUMER error and its queue freed, so one stalled socket
+ * cannot grow the server's memory. `onEnd` runs exactly once, however it
+ * ends (client complete, socket close, overflow).
+ */
+export class BoundedQueue<T> extends EndingStream<T> {
+  private items: T[] = [];
+
+  constructor(private readonly limit: number, private readonly onEnd: () => void, private readonly beforeYield?: () => void) {
+    super();
+  }
+
+  push(item: T): void {
+    if (this.closed) return;
+    if (this.isWaiting) {
+      this.beforeYield?.();
+      this.resolveWaiting(item);
+    } else if (this.items.length >= this.limit) this.fail(slowConsumer(this.limit));
+    else this.items.push(item);
+  }
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (!this.items.length) return super.next();
+    this.beforeYield?.();
+    return Promise.resolve({ value: this.items.shift()!, done: false });
+  }
+
+  protected onFinish(): void {
+    this.items = [];
     this.onEnd();
-    if (this.waiting) {
-      const resolve = this.waiting;
-      const reject = this.failWaiting!;
-      this.waiting = this.failWaiting = undefined;
-      if (this.error) {
-        const error = this.error;
-        this.error = undefined;
-        reject(error);
-      } else resolve({ value: undefined, done: true });
-    }
   }
 }
 
