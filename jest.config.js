@@ -15,8 +15,7 @@ module.exports = {
     {
       ...common,
       displayName: 'database',
-      testMatch: ['**/live-*.test.ts'],
-      testPathIgnorePatterns: ['/live-(database|resume)\\.test\\.ts$'],
+      testMatch: ['<rootDir>/test/live/**/*.test.ts', '<rootDir>/test/capture/transactions.test.ts'],
       setupFiles: ['<rootDir>/test/support/database-capture.ts'],
     },
   ],

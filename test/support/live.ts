@@ -1,7 +1,7 @@
 /**
  * The demo app served for real — `createLiveServer` on port 0 over its own
  * database (a fresh PostgreSQL database, or the embedded PGlite server) — and
- * real graphql-ws clients, for the live-* suites.
+ * real graphql-ws clients, for the suites in test/live and test/capture.
  *
  * Nothing here sleeps: every wait is for a condition (an event, an error, a
  * subscription count), with a timeout that only turns a hang into a

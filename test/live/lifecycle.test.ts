@@ -4,7 +4,7 @@
  * the server lets go of them: `live.engine.activeSubscriptions` comes back
  * to zero and nothing more is delivered.
  */
-import { LiveHarness, POST_HASHTAG, TASK_GROUP, TASK_INSTANCE, task, waitUntil, type LiveUser } from './support/live';
+import { LiveHarness, POST_HASHTAG, TASK_GROUP, TASK_INSTANCE, task, waitUntil, type LiveUser } from '../support/live';
 
 let h: LiveHarness;
 let alice: LiveUser;

@@ -2,12 +2,12 @@
  * A delivery class on its own: the order of sends when executions finish
  * out of order, and its two bounds (a member's unflushed messages, the
  * events held behind an unfinished execution). Real sockets and
- * PostgreSQL are in live-delivery.test.ts; here executions are promises
+ * PostgreSQL are in test/live/delivery.test.ts; here executions are promises
  * the test resolves.
  */
-import type { LiveContext } from '../src/define/context';
-import { DeliveryClass, SKIP, type DirectTarget } from '../src/live/delivery';
-import type { LiveEvent } from '../src/live/engine';
+import type { LiveContext } from '../../src/define/context';
+import { DeliveryClass, SKIP, type DirectTarget } from '../../src/live/delivery';
+import type { LiveEvent } from '../../src/live/engine';
 
 const ctx = (): LiveContext => ({ user: null, dataSource: undefined as never, loaders: new Map([['stale', 1]]) });
 const event = (id: number): LiveEvent => ({ type: 'Task', id, before: null, after: { id } });

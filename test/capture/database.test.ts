@@ -9,13 +9,13 @@
 import { createClient } from 'graphql-ws';
 import { Client } from 'pg';
 import WebSocket from 'ws';
-import { createDemoApp } from '../example/app';
-import { demoEntities, Task } from '../example/entities';
-import demoApp from '../example/app';
-import { createLiveServer, installOutbox, outboxMigrationSQL, OutboxReader } from '../src';
-import { appMigrationSQL } from '../src/cli';
-import { testDataSource } from './support/database';
-import { isText, LiveHarness, SECRET, TASK_GROUP, TASK_INSTANCE, task, untilAll, waitUntil, type LiveUser } from './support/live';
+import { createDemoApp } from '../../example/app';
+import { demoEntities, Task } from '../../example/entities';
+import demoApp from '../../example/app';
+import { createLiveServer, installOutbox, outboxMigrationSQL, OutboxReader } from '../../src';
+import { appMigrationSQL } from '../../src/cli';
+import { testDataSource } from '../support/database';
+import { isText, LiveHarness, SECRET, TASK_GROUP, TASK_INSTANCE, task, untilAll, waitUntil, type LiveUser } from '../support/live';
 
 let h: LiveHarness;
 let alice: LiveUser;

@@ -1,9 +1,9 @@
 import { parse, subscribe, type ExecutionResult } from 'graphql';
 import type { DataSource } from 'typeorm';
-import { createDemoApp, taskResource, todoListResource, userResource, postResource } from '../example/app';
-import { demoEntities, Task, TodoList, User } from '../example/entities';
-import { buildLiveSchema, resource, type LiveSchema } from '../src';
-import { createTestDatabase, testDataSource } from './support/database';
+import { createDemoApp, taskResource, todoListResource, userResource, postResource } from '../../example/app';
+import { demoEntities, Task, TodoList, User } from '../../example/entities';
+import { buildLiveSchema, resource, type LiveSchema } from '../../src';
+import { createTestDatabase, testDataSource } from '../support/database';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let ds: DataSource;

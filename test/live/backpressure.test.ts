@@ -4,8 +4,8 @@
  * nobody else notices.
  */
 import { randomBytes } from 'node:crypto';
-import { Post } from '../example/entities';
-import { LiveHarness, POST_HASHTAG, waitUntil, type LiveUser } from './support/live';
+import { Post } from '../../example/entities';
+import { LiveHarness, POST_HASHTAG, waitUntil, type LiveUser } from '../support/live';
 
 const LIMIT = 5;
 let h: LiveHarness;

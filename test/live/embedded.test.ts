@@ -1,11 +1,11 @@
 /**
  * The live path on the embedded database (PGlite behind pglite-socket, what
  * `npm start` uses without DATABASE_URL): a representative subset of the
- * live-* suites — create / update / move / delete, rollbacks, bulk
- * completeAllTasks, a visibility transition.
+ * suites in test/live and test/capture — create / update / move / delete,
+ * rollbacks, bulk completeAllTasks, a visibility transition.
  */
-import { Task } from '../example/entities';
-import { isText, LiveHarness, TASK_GROUP, TASK_INSTANCE, task, untilAll, type LiveUser } from './support/live';
+import { Task } from '../../example/entities';
+import { isText, LiveHarness, TASK_GROUP, TASK_INSTANCE, task, untilAll, type LiveUser } from '../support/live';
 
 let h: LiveHarness;
 let alice: LiveUser;

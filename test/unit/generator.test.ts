@@ -2,9 +2,9 @@ import { graphql, printType, type GraphQLSchema } from 'graphql';
 import {
   Column, CreateDateColumn, Entity, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn, type DataSource,
 } from 'typeorm';
-import { allowAny, buildLiveSchema, isAuthenticated, resource, SchemaDefinitionError, type LiveSchema, type Resource } from '../src';
-import { createTestDatabase, testDataSource, type TestDatabase } from './support/database';
-import { QueryRecorder } from './support/demo';
+import { allowAny, buildLiveSchema, isAuthenticated, resource, SchemaDefinitionError, type LiveSchema, type Resource } from '../../src';
+import { createTestDatabase, testDataSource, type TestDatabase } from '../support/database';
+import { QueryRecorder } from '../support/demo';
 
 enum Status { Draft = 'draft', InReview = 'in-review', Published = 'PUBLISHED' }
 

@@ -1,7 +1,7 @@
 import bcrypt from 'bcryptjs';
-import type { DemoUser } from '../example/app';
-import { Post, Task, TodoList, User } from '../example/entities';
-import { codeOf, startDemo, type DemoHarness } from './support/demo';
+import type { DemoUser } from '../../example/app';
+import { Post, Task, TodoList, User } from '../../example/entities';
+import { codeOf, startDemo, type DemoHarness } from '../support/demo';
 
 let h: DemoHarness;
 let alice: DemoUser;

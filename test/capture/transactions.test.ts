@@ -5,9 +5,9 @@
  * one row in one transaction collapse into one event; one row's events
  * arrive in commit order.
  */
-import { Task } from '../example/entities';
-import { bulkDelete, bulkUpdate } from '../src';
-import { isText, LiveHarness, TASK_GROUP, TASK_INSTANCE, task, untilAll, type LiveUser } from './support/live';
+import { Task } from '../../example/entities';
+import { bulkDelete, bulkUpdate } from '../../src';
+import { isText, LiveHarness, TASK_GROUP, TASK_INSTANCE, task, untilAll, type LiveUser } from '../support/live';
 
 let h: LiveHarness;
 let alice: LiveUser;

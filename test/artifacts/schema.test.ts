@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import ts from 'typescript';
-import { appSchemaSDL } from '../src/cli';
-import demoApp from '../example/app';
+import { appSchemaSDL } from '../../src/cli';
+import demoApp from '../../example/app';
 
-const root = join(__dirname, '..');
+const root = join(__dirname, '../..');
 
 describe('committed artifacts', () => {
   it('schema/schema.graphql is the sorted SDL of the demo app (run `npm run schema` when this fails)', async () => {

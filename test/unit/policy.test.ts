@@ -2,11 +2,11 @@ import {
   And, Between, Column, Entity, Equal, ILike, In, IsNull, JoinColumn, LessThan, LessThanOrEqual, Like, ManyToOne, MoreThan,
   MoreThanOrEqual, Not, Or, PrimaryGeneratedColumn, type DataSource, type EntityTarget, type FindOptionsWhere,
 } from 'typeorm';
-import { taskResource, todoListResource, type DemoContext, type DemoUser } from '../example/app';
-import { Task, TodoList, User } from '../example/entities';
-import { both, evaluatePolicy, matches, normalize, relationPaths, type Condition } from '../src';
-import { toFindWhere } from '../src/policy/where';
-import { createTestDatabase, testDataSource, type TestDatabase } from './support/database';
+import { taskResource, todoListResource, type DemoContext, type DemoUser } from '../../example/app';
+import { Task, TodoList, User } from '../../example/entities';
+import { both, evaluatePolicy, matches, normalize, relationPaths, type Condition } from '../../src';
+import { toFindWhere } from '../../src/policy/where';
+import { createTestDatabase, testDataSource, type TestDatabase } from '../support/database';
 
 /** Test-only: nullable columns of several types, a nullable relation with a mapped key and one without. */
 @Entity()

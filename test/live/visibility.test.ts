@@ -5,7 +5,7 @@
  * to a subscriber arrives as DELETED with only its id, one that becomes
  * visible as CREATED.
  */
-import { isText, LiveHarness, TASK_GROUP, TASK_INSTANCE, task, untilAll, type LiveSubscription, type LiveUser } from './support/live';
+import { isText, LiveHarness, TASK_GROUP, TASK_INSTANCE, task, untilAll, type LiveSubscription, type LiveUser } from '../support/live';
 
 let h: LiveHarness;
 let alice: LiveUser;

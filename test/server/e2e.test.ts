@@ -1,11 +1,11 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { DataSource } from 'typeorm';
-import { createDemoApp } from '../example/app';
-import { demoEntities } from '../example/entities';
-import { createLiveServer, type LiveSchemaServer } from '../src';
-import { createTestDatabase, testDataSource } from './support/database';
-import { waitUntil } from './support/live';
+import { createDemoApp } from '../../example/app';
+import { demoEntities } from '../../example/entities';
+import { createLiveServer, type LiveSchemaServer } from '../../src';
+import { createTestDatabase, testDataSource } from '../support/database';
+import { waitUntil } from '../support/live';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let ds: DataSource;

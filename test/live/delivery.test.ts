@@ -5,11 +5,11 @@
  * subscriber may see, the order of its events, how it ends, the errors it
  * gets when subscribing — is as if it had its own execution.
  */
-import { Task, TodoList, User } from '../example/entities';
-import { postResource, taskResource, todoListResource, userResource } from '../example/app';
-import { resource } from '../src';
-import type { PubSub } from '../src/pubsub/types';
-import { isText, LiveHarness, TASK_GROUP, task, waitUntil, type LiveSubscription, type LiveUser } from './support/live';
+import { Task, TodoList, User } from '../../example/entities';
+import { postResource, taskResource, todoListResource, userResource } from '../../example/app';
+import { resource } from '../../src';
+import type { PubSub } from '../../src/pubsub/types';
+import { isText, LiveHarness, TASK_GROUP, task, waitUntil, type LiveSubscription, type LiveUser } from '../support/live';
 
 let h: LiveHarness;
 let alice: LiveUser;

@@ -6,8 +6,8 @@
 import 'reflect-metadata';
 import { Pool } from 'pg';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/server/embedded-postgres';
-import { createTestDatabase, databaseExists, testDataSource } from './support/database';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/server/embedded-postgres';
+import { createTestDatabase, databaseExists, testDataSource } from '../support/database';
 
 @Entity()
 class Note {

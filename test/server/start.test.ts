@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
-const root = join(__dirname, '..');
+const root = join(__dirname, '../..');
 
 /** Starts `npm start`'s command on a free port and the embedded database; resolves with the printed URL. */
 function start(): Promise<{ child: ChildProcess; url: string; output: () => string }> {

@@ -3,7 +3,7 @@
  * DELETED relative to each group, a row moving between groups, a row in
  * several groups at once, and the bulk `completeAllTasks`.
  */
-import { isBody, isText, LiveHarness, POST_HASHTAG, TASK_GROUP, TASK_INSTANCE, task, untilAll, type LiveUser } from './support/live';
+import { isBody, isText, LiveHarness, POST_HASHTAG, TASK_GROUP, TASK_INSTANCE, task, untilAll, type LiveUser } from '../support/live';
 
 let h: LiveHarness;
 let alice: LiveUser;

@@ -7,7 +7,7 @@
  */
 import { parse, subscribe } from 'graphql';
 import { Client as PgClient } from 'pg';
-import { isText, LiveHarness, task, type Change, type LiveUser } from './support/live';
+import { isText, LiveHarness, task, type Change, type LiveUser } from '../support/live';
 
 const GROUP = /* GraphQL */ `
   subscription($list: ID!, $after: String) { taskGroupChanged(group: { list: $list }, after: $after) { action id cursor task { id text done list { id } } } }

@@ -1,9 +1,9 @@
 import { graphql, GraphQLError } from 'graphql';
-import type { DemoUser } from '../example/app';
-import { createDemoApp } from '../example/app';
-import { Task, TodoList, User } from '../example/entities';
-import { buildLiveSchema, LiveError } from '../src';
-import { codeOf, SECRET, startDemo, type DemoHarness, type Result } from './support/demo';
+import type { DemoUser } from '../../example/app';
+import { createDemoApp } from '../../example/app';
+import { Task, TodoList, User } from '../../example/entities';
+import { buildLiveSchema, LiveError } from '../../src';
+import { codeOf, SECRET, startDemo, type DemoHarness, type Result } from '../support/demo';
 
 let h: DemoHarness;
 let alice: DemoUser;

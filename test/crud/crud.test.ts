@@ -1,8 +1,8 @@
 import bcrypt from 'bcryptjs';
 import jwt from 'jsonwebtoken';
-import { createDemoApp, type DemoUser } from '../example/app';
-import { Post, Task, TodoList, User } from '../example/entities';
-import { codeOf, SECRET, startDemo, type DemoHarness } from './support/demo';
+import { createDemoApp, type DemoUser } from '../../example/app';
+import { Post, Task, TodoList, User } from '../../example/entities';
+import { codeOf, SECRET, startDemo, type DemoHarness } from '../support/demo';
 
 let h: DemoHarness;
 let alice: DemoUser;
