@@ -22,7 +22,7 @@ let alice: LiveUser;
 let sql: Client;
 
 beforeAll(async () => {
-  h = await LiveHarness.start({ prefix: 'live_db', server: { capture: 'database', outbox: { pollIntervalMs: 100 } } });
+  h = await LiveHarness.start({ prefix: 'live_db', capture: 'database', server: { outbox: { pollIntervalMs: 100 } } });
   alice = await h.signUp('alice');
   sql = new Client({ connectionString: (h.ds.options as { url: string }).url });
   await sql.connect();

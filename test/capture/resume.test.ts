@@ -22,7 +22,7 @@ let bob: LiveUser;
 let sql: PgClient;
 
 beforeAll(async () => {
-  h = await LiveHarness.start({ prefix: 'live_resume', server: { capture: 'database', outbox: { pollIntervalMs: 100, pruneIntervalMs: 0 } } });
+  h = await LiveHarness.start({ prefix: 'live_resume', capture: 'database', server: { outbox: { pollIntervalMs: 100, pruneIntervalMs: 0 } } });
   alice = await h.signUp('alice');
   bob = await h.signUp('bob');
   sql = new PgClient({ connectionString: (h.ds.options as { url: string }).url });
@@ -196,7 +196,7 @@ describe('ORM capture', () => {
   let orm: LiveHarness;
   let carol: LiveUser;
   beforeAll(async () => {
-    orm = await LiveHarness.start({ prefix: 'live_resume_orm', server: { capture: 'orm' } });
+    orm = await LiveHarness.start({ prefix: 'live_resume_orm', capture: 'orm' });
     carol = await orm.signUp('carol');
   });
   afterAll(async () => { await orm?.close(); });

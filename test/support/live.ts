@@ -141,14 +141,6 @@ export class LiveSubscription {
   }
 }
 
-/**
- * The capture mode live suites run in: jest runs them twice, once per mode
- * (see jest.config.js), and both runs expect the same events.
- */
-export function testCapture(): CaptureMode {
-  return process.env.LIVE_TEST_CAPTURE === 'database' ? 'database' : 'orm';
-}
-
 export interface LiveUser {
   id: string;
   username: string;
@@ -158,6 +150,11 @@ export interface LiveUser {
 export interface LiveHarnessOptions {
   /** Database name prefix (real PostgreSQL). */
   prefix: string;
+  /**
+   * How the server captures changes. Suites that expect the same events in
+   * both modes run once per mode with `describeEachCapture` (./capture).
+   */
+  capture: CaptureMode;
   /** Run on the embedded PGlite server instead of a fresh PostgreSQL database. */
   embedded?: boolean;
   /** Extra options of createLiveServer (e.g. `subscriberQueueLimit`). */
@@ -192,7 +189,7 @@ export class LiveHarness {
         ds = await testDataSource(db.url, demoEntities);
       }
       const server = await createLiveServer({
-        dataSource: ds, ...createDemoApp(ds, SECRET), port: 0, host: '127.0.0.1', logging: false, capture: testCapture(),
+        dataSource: ds, ...createDemoApp(ds, SECRET), port: 0, host: '127.0.0.1', logging: false, capture: options.capture,
         // LISTEN does not work through the PGlite socket: embedded capture polls.
         ...(options.embedded ? { outbox: { listen: false } } : {}),
         ...options.server,
