@@ -15,11 +15,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { lexicographicSortSchema, printSchema } from 'graphql';
 import { DataSource } from 'typeorm';
+import { outboxMigrationSQL } from './capture/database/migration';
 import type { LiveApp } from './define/app';
-import { outboxMigrationSQL } from './capture/outbox';
-import { buildLiveSchema, type CaptureMode } from './schema/build';
+import { startEmbeddedPostgres } from './embedded';
+import { createLiveRuntime, type CaptureMode } from './runtime/create-live-runtime';
 import { createLiveServer } from './server/create-live-server';
-import { startEmbeddedPostgres } from './server/embedded-postgres';
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -40,7 +40,7 @@ async function offlineSchema(app: LiveApp) {
   // Metadata is all the generator reads; building it needs no connection.
   await (dataSource as unknown as { buildMetadatas(): Promise<void> }).buildMetadatas();
   const setup = await app.setup(dataSource);
-  return buildLiveSchema({ dataSource, ...setup });
+  return createLiveRuntime({ dataSource, ...setup });
 }
 
 /** The sorted SDL of an app. */

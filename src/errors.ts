@@ -62,3 +62,12 @@ export class SchemaDefinitionError extends Error {
     this.name = 'SchemaDefinitionError';
   }
 }
+
+/**
+ * What background work (change capture, routing, the outbox reader) does
+ * with an error no request is waiting for, unless an `onError` option says
+ * otherwise.
+ */
+export function reportBackgroundError(error: unknown): void {
+  console.error('typeorm-graphql-live:', error);
+}

@@ -1,6 +1,6 @@
 import { QueryFailedError } from 'typeorm';
 import { BadUserInputError } from '../errors';
-import type { ResourceModel } from '../schema/model';
+import type { ResourceModel } from '../model/resource-model';
 
 interface PgError {
   code?: string;

@@ -1,43 +1,10 @@
 import { IsNull, type FindOptionsOrder } from 'typeorm';
 import type { LiveContext } from '../define/context';
 import { BadUserInputError, ForbiddenError } from '../errors';
-import type { FieldModel, ResourceModel } from '../schema/model';
+import { parseId } from '../model/ids';
+import type { ModelRegistry } from '../model/registry';
+import type { FieldModel, ResourceModel } from '../model/resource-model';
 import { both, normalize, type Condition } from '../policy/where';
-
-const INTEGER_ID = /^-?\d{1,19}$/;
-
-/** Largest value of an integer key column; an id beyond it would make PostgreSQL fail the whole query. */
-function maxIdOf(model: ResourceModel): bigint {
-  const { primary } = model;
-  const type = typeof primary.type === 'string' ? primary.type : model.metadata.dataSource.driver.normalizeType(primary);
-  switch (String(type).toLowerCase()) {
-    case 'smallint': case 'int2': return 32767n;
-    case 'bigint': case 'int8': return 9223372036854775807n;
-    default: return 2147483647n;
-  }
-}
-
-/** Validates an `ID` argument against the primary key's type. */
-export function parseId(model: ResourceModel, raw: unknown, label = model.names.type): string | number {
-  const text = String(raw ?? '').trim();
-  if (model.numericId) {
-    const max = maxIdOf(model);
-    if (!INTEGER_ID.test(text) || BigInt(text) > max || BigInt(text) < -max - 1n) {
-      throw new BadUserInputError(`Invalid ${label} id ${JSON.stringify(raw)}`, { field: 'id' });
-    }
-    const n = Number(text);
-    return Number.isSafeInteger(n) ? n : text;
-  }
-  if (/^uuid$/i.test(String(model.primary.type)) && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text)) {
-    throw new BadUserInputError(`Invalid ${label} id ${JSON.stringify(raw)}`, { field: 'id' });
-  }
-  if (text === '') throw new BadUserInputError(`Invalid ${label} id ""`, { field: 'id' });
-  return text;
-}
-
-function targetOf(models: Map<unknown, ResourceModel>, field: FieldModel): ResourceModel {
-  return models.get(field.relation!.inverseEntityMetadata.target)!;
-}
 
 /**
  * GraphQL input → entity properties. Relations are written through their
@@ -46,7 +13,7 @@ function targetOf(models: Map<unknown, ResourceModel>, field: FieldModel): Resou
  */
 export function toEntityInput(
   model: ResourceModel,
-  models: Map<unknown, ResourceModel>,
+  models: ModelRegistry,
   input: Record<string, unknown>,
   mode: 'create' | 'patch',
 ): Record<string, unknown> {
@@ -60,7 +27,7 @@ export function toEntityInput(
       throw new BadUserInputError(`${model.names.type}.${name} may not be null`, { field: name });
     }
     if (field.relation) {
-      const target = targetOf(models, field);
+      const target = models.targetOf(field);
       const id = value === null ? null : parseId(target, value, `${target.names.type}`);
       if (field.foreignKey) out[field.foreignKey.propertyName] = id;
       else out[name] = id === null ? null : { [target.primary.propertyName]: id };
@@ -84,7 +51,7 @@ function assertCanFilter(model: ResourceModel, field: FieldModel, ctx: LiveConte
 /** `XWhere` input → condition: fields compare for equality (null = IS NULL), `OR` lists alternatives, declared filters add their own. */
 export function whereToCondition(
   model: ResourceModel,
-  models: Map<unknown, ResourceModel>,
+  models: ModelRegistry,
   where: Record<string, any> | null | undefined,
   ctx: LiveContext,
 ): Condition {
@@ -110,7 +77,7 @@ export function whereToCondition(
     if (!field) throw new BadUserInputError(`Unknown filter ${model.names.type}Where.${key}`);
     assertCanFilter(model, field, ctx);
     if (field.relation) {
-      const target = targetOf(models, field);
+      const target = models.targetOf(field);
       const id = value === null ? null : parseId(target, value);
       if (field.foreignKey) plain[field.foreignKey.propertyName] = id === null ? IsNull() : id;
       else plain[key] = id === null ? IsNull() : { [target.primary.propertyName]: id };

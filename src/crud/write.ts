@@ -2,14 +2,15 @@ import type { EntityManager } from 'typeorm';
 import type { LiveContext } from '../define/context';
 import type { CustomAction } from '../define/resource';
 import { BadUserInputError, NotFoundError } from '../errors';
-import type { ResourceModel } from '../schema/model';
+import { parseId } from '../model/ids';
+import type { ModelRegistry } from '../model/registry';
+import { rowFindOptions } from '../model/relations';
+import type { ResourceModel } from '../model/resource-model';
+import { assertPermission, conditionFor, refusal } from '../policy/access';
 import { both, toFindWhere, type Condition } from '../policy/where';
-import { assertPermission, conditionFor, refusal } from './access';
 import { translateDbError } from './db-errors';
-import { parseId, toEntityInput } from './input';
-import { rowFindOptions } from './read';
+import { toEntityInput } from './input';
 
-type Models = Map<unknown, ResourceModel>;
 
 async function inTransaction<T>(model: ResourceModel, ctx: LiveContext, work: (manager: EntityManager) => Promise<T>): Promise<T> {
   try {
@@ -31,10 +32,10 @@ async function holds(manager: EntityManager, model: ResourceModel, condition: Co
  * invisible one is refused like a missing one (BAD_USER_INPUT, as the foreign
  * key would), so the answer never confirms that a private row exists.
  */
-async function assertReferencesVisible(manager: EntityManager, model: ResourceModel, models: Models, input: Record<string, unknown>, ctx: LiveContext): Promise<void> {
+async function assertReferencesVisible(manager: EntityManager, model: ResourceModel, models: ModelRegistry, input: Record<string, unknown>, ctx: LiveContext): Promise<void> {
   for (const [name, value] of Object.entries(input)) {
     const field = model.byName.get(name);
-    const target = field?.relation && models.get(field.relation.inverseEntityMetadata.target);
+    const target = field?.relation && models.targetOf(field);
     if (!target || value === null || value === undefined) continue;
     const id = parseId(target, value);
     if (!(await holds(manager, target, conditionFor(target, 'retrieve', ctx), id))) {
@@ -59,7 +60,7 @@ async function reloadIf(manager: EntityManager, model: ResourceModel, condition:
  * then the create policy checked on the new row before commit: a row the
  * caller may not create rolls back and nothing is written.
  */
-export async function createRow(model: ResourceModel, models: Models, input: Record<string, unknown>, ctx: LiveContext): Promise<any> {
+export async function createRow(model: ResourceModel, models: ModelRegistry, input: Record<string, unknown>, ctx: LiveContext): Promise<any> {
   await assertPermission(model, 'create', ctx, { input });
   let data = toEntityInput(model, models, input, 'create');
   const createPolicy = conditionFor(model, 'create', ctx);
@@ -91,7 +92,7 @@ async function rowForWrite(manager: EntityManager, model: ResourceModel, action:
 }
 
 /** `patchTask(id, input)`: a partial update; the write policy must hold before and after (no moving a row out of reach). */
-export async function patchRow(model: ResourceModel, models: Models, rawId: unknown, input: Record<string, unknown>, ctx: LiveContext): Promise<any> {
+export async function patchRow(model: ResourceModel, models: ModelRegistry, rawId: unknown, input: Record<string, unknown>, ctx: LiveContext): Promise<any> {
   const id = parseId(model, rawId);
   await assertPermission(model, 'patch', ctx, { id: rawId, input }, `${model.names.type}:${id}`);
   let data = toEntityInput(model, models, input, 'patch');

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { AuthUser } from './context';
+import type { Authenticate } from './context';
 import type { Resource } from './resource';
 
 /** What an application hands to the server once its DataSource exists. */
@@ -9,8 +9,8 @@ export interface AppSetup {
   typeDefs?: string;
   /** Resolvers for `typeDefs`. */
   resolvers?: Record<string, any>;
-  /** Bearer token → user; null refuses the token. */
-  authenticate: (token: string) => AuthUser | null | Promise<AuthUser | null>;
+  /** Bearer token → user; see {@link Authenticate}. */
+  authenticate: Authenticate;
 }
 
 /**

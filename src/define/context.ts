@@ -21,3 +21,14 @@ export interface LiveContext<U extends AuthUser = AuthUser> {
   /** Per-request caches (DataLoaders); owned by the library. */
   loaders: Map<string, unknown>;
 }
+
+/**
+ * Turns a bearer token into the user it stands for.
+ *
+ * - Return the user to accept the token.
+ * - Return `null` to refuse it (expired, revoked, unknown).
+ * - Throwing also refuses it (e.g. `jsonwebtoken.verify` on a bad signature);
+ *   a thrown `LiveError` keeps its message, anything else is reported as an
+ *   invalid token so verification internals never reach the client.
+ */
+export type Authenticate = (token: string) => AuthUser | null | Promise<AuthUser | null>;

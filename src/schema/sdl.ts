@@ -1,5 +1,5 @@
-import type { ResourceModel, FieldModel } from './model';
-import { names } from './names';
+import { names } from '../model/names';
+import type { FieldModel, ResourceModel } from '../model/resource-model';
 
 function outputType(field: FieldModel): string {
   const base = field.isArray ? `[${field.graphqlType}!]` : field.graphqlType;

@@ -1,16 +1,5 @@
-import type { AuthUser } from '../define/context';
+import type { Authenticate, AuthUser } from '../define/context';
 import { LiveError } from '../errors';
-
-/**
- * Turns a bearer token into the user it stands for.
- *
- * - Return the user to accept the token.
- * - Return `null` to refuse it (expired, revoked, unknown).
- * - Throwing also refuses it (e.g. `jsonwebtoken.verify` on a bad signature);
- *   a thrown `LiveError` keeps its message, anything else is reported as an
- *   invalid token so verification internals never reach the client.
- */
-export type Authenticate = (token: string) => AuthUser | null | Promise<AuthUser | null>;
 
 /** Who a request acts as, or why its credential was refused. */
 export type Caller =

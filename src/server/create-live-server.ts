@@ -1,7 +1,7 @@
-import { buildLiveSchema, type BuildSchemaOptions, type LiveSchema } from '../schema/build';
+import { createLiveRuntime, type LiveRuntime, type LiveRuntimeOptions } from '../runtime/create-live-runtime';
 import { serveLiveSchema, type LiveServer, type ServeOptions } from './serve';
 
-export interface LiveServerOptions extends BuildSchemaOptions, ServeOptions {
+export interface LiveServerOptions extends LiveRuntimeOptions, ServeOptions {
   /**
    * Let `close()` also destroy `dataSource`, after both transports have
    * stopped and `onClose` has run. Leave it off when the DataSource outlives
@@ -12,9 +12,9 @@ export interface LiveServerOptions extends BuildSchemaOptions, ServeOptions {
   closeDataSource?: boolean;
 }
 
-/** A served live schema: the server plus its schema and change engine (`live.engine.activeSubscriptions`). */
+/** A served live schema: the server plus its runtime — schema, change engine (`live.engine.activeSubscriptions`), capture. */
 export interface LiveSchemaServer extends LiveServer {
-  live: LiveSchema;
+  live: LiveRuntime;
 }
 
 /**
@@ -33,7 +33,7 @@ export interface LiveSchemaServer extends LiveServer {
  */
 export async function createLiveServer(options: LiveServerOptions): Promise<LiveSchemaServer> {
   const { closeDataSource = false, onClose, ...rest } = options;
-  const live = buildLiveSchema(rest);
+  const live = createLiveRuntime(rest);
   try {
     await live.ready;
   } catch (error) {

@@ -2,13 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createYoga, type GraphiQLOptions, type LogLevel, type YogaInitialContext, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
-import type { AuthUser, LiveContext } from '../define/context';
+import type { Authenticate, AuthUser, LiveContext } from '../define/context';
 import { UnauthenticatedError } from '../errors';
-import type { LiveSchema } from '../schema/build';
-import { resolveCaller, type Authenticate } from './auth';
-import { useWebSocketTransport, WS_USER } from './websocket';
-
-export type { Authenticate } from './auth';
+import type { LiveRuntime } from '../runtime/create-live-runtime';
+import { resolveCaller } from './auth';
+import { useWebSocketTransport, WS_USER } from './ws/transport';
 
 /** Node's request/response pair, which yoga passes as its server context. */
 export interface NodeServerContext {
@@ -17,10 +15,10 @@ export interface NodeServerContext {
 }
 
 /**
- * The part of a {@link LiveSchema} the transports need: they only adapt, so
+ * The part of a {@link LiveRuntime} the transports need: they only adapt, so
  * they never look at resources or models.
  */
-export type ServedSchema = Pick<LiveSchema, 'schema' | 'createContext'>;
+export type ServedSchema = Pick<LiveRuntime, 'schema' | 'createContext'>;
 
 export interface ServeOptions {
   /**
@@ -111,7 +109,7 @@ export interface LiveServer {
 }
 
 /**
- * Serves a {@link LiveSchema} on one port: queries, mutations and SSE
+ * Serves a live schema ({@link ServedSchema}) on one port: queries, mutations and SSE
  * subscriptions over HTTP (graphql-yoga), everything over WebSocket
  * (graphql-ws), GraphiQL on GET. Prints nothing; log `url` yourself.
  *

@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import { Pool } from 'pg';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/server/embedded-postgres';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded';
 import { createTestDatabase, databaseExists, testDataSource } from '../support/database';
 
 @Entity()

@@ -8,7 +8,7 @@
 import { Task, TodoList, User } from '../../example/entities';
 import { postResource, taskResource, todoListResource, userResource } from '../../example/app';
 import { resource } from '../../src';
-import type { PubSub } from '../../src/pubsub/types';
+import type { PubSub } from '../../src';
 import { isText, LiveHarness, TASK_GROUP, task, waitUntil, type LiveSubscription, type LiveUser } from '../support/live';
 import { describeEachCapture } from '../support/capture';
 

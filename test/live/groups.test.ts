@@ -3,6 +3,7 @@
  * DELETED relative to each group, a row moving between groups, a row in
  * several groups at once, and the bulk `completeAllTasks`.
  */
+import { Task, TodoList } from '../../example/entities';
 import { isBody, isText, LiveHarness, POST_HASHTAG, TASK_GROUP, TASK_INSTANCE, task, untilAll, type LiveUser } from '../support/live';
 import { describeEachCapture } from '../support/capture';
 
@@ -66,6 +67,21 @@ describeEachCapture('groups', (capture) => {
       expect(await group.next(2)).toEqual(ids.map((id) => ({ action: 'DELETED', id, task: null })));
       expect(await instance.next()).toEqual([{ action: 'DELETED', id: ids[1], task: null }]);
       expect(await other.until(() => h.createTask(alice, keep, 'marker'), isText('marker'))).toEqual([]);
+    });
+
+    it('a task and its list removed one after the other in one transaction: the task still arrives as DELETED to other users', async () => {
+      // Their read policy looks through the list, which is gone when the change is routed: the task carries it as it was.
+      const list = await h.createList(alice, 'Cleared');
+      const id = await h.createTask(alice, list, 'last one');
+      const group = await h.subscribe(h.client(bob), TASK_GROUP, { list });
+      const instance = await h.subscribe(h.client(), TASK_INSTANCE, { id });
+
+      await h.ds.transaction(async (m) => {
+        await m.remove(await m.findOneByOrFail(Task, { id: Number(id) }));
+        await m.remove(await m.findOneByOrFail(TodoList, { id: Number(list) }));
+      });
+      expect(await group.next()).toEqual([{ action: 'DELETED', id, task: null }]);
+      expect(await instance.next()).toEqual([{ action: 'DELETED', id, task: null }]);
     });
   });
 

@@ -52,15 +52,16 @@ describeEachCapture('visibility', (capture) => {
       const open = await h.createList(alice, 'Open');
       const hidden = await h.createTask(alice, secret, 'hidden');
 
-      // Subscribing to its group: FORBIDDEN for everyone but the owner (a missing list looks the same).
-      for (const user of [bob, null]) {
+      // Subscribing to its group: refused for everyone but the owner, as every refusal is — FORBIDDEN for
+      // another user, UNAUTHENTICATED for an anonymous caller — and a missing list looks the same.
+      for (const [user, code] of [[bob, 'FORBIDDEN'], [null, 'UNAUTHENTICATED']] as const) {
         const refused = await h.subscribe(h.client(user), TASK_GROUP, { list: secret });
         expect(refused.ended).toBe(true);
-        expect(codeOf(refused)).toBe('FORBIDDEN');
+        expect(codeOf(refused)).toBe(code);
         expect(refused.events).toEqual([]);
+        const missingList = await h.subscribe(h.client(user), TASK_GROUP, { list: '987654' });
+        expect(codeOf(missingList)).toBe(code);
       }
-      const missingList = await h.subscribe(h.client(bob), TASK_GROUP, { list: '987654' });
-      expect(codeOf(missingList)).toBe('FORBIDDEN');
       // Its task's instance: NOT_FOUND, exactly like a task that does not exist.
       for (const id of [hidden, '987654']) {
         const refused = await h.subscribe(h.client(bob), TASK_INSTANCE, { id });

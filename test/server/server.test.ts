@@ -3,9 +3,7 @@ import type { FormattedExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import { createPubSub, type YogaLogger } from 'graphql-yoga';
 import WebSocket from 'ws';
-import type { AuthUser, LiveContext } from '../../src/define/context';
-import { ForbiddenError, UnauthenticatedError } from '../../src/errors';
-import { serveLiveSchema, type LiveServer, type ServedSchema, type ServeOptions } from '../../src/server/serve';
+import { ForbiddenError, serveLiveSchema, UnauthenticatedError, type AuthUser, type LiveContext, type LiveServer, type ServedSchema, type ServeOptions } from '../../src';
 
 // createLiveServer's own job is wiring; the schema builder has its own suites.
 

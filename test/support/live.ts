@@ -14,7 +14,7 @@ import WebSocket from 'ws';
 import { createDemoApp } from '../../example/app';
 import { demoEntities } from '../../example/entities';
 import { createLiveServer, type CaptureMode, type LiveSchemaServer, type LiveServerOptions } from '../../src';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/server/embedded-postgres';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded';
 import { createTestDatabase, testDataSource, type TestDatabase } from './database';
 
 export const SECRET = 'secret';

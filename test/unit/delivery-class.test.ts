@@ -5,9 +5,8 @@
  * PostgreSQL are in test/live/delivery.test.ts; here executions are promises
  * the test resolves.
  */
-import type { LiveContext } from '../../src/define/context';
-import { DeliveryClass, SKIP, type DirectTarget } from '../../src/live/delivery';
-import type { LiveEvent } from '../../src/live/engine';
+import type { LiveContext, LiveEvent } from '../../src';
+import { DeliveryClass, SKIP, type DirectTarget } from '../../src/internals';
 
 const ctx = (): LiveContext => ({ user: null, dataSource: undefined as never, loaders: new Map([['stale', 1]]) });
 const event = (id: number): LiveEvent => ({ type: 'Task', id, before: null, after: { id } });

@@ -4,8 +4,7 @@ import {
 } from 'typeorm';
 import { taskResource, todoListResource, type DemoContext, type DemoUser } from '../../example/app';
 import { Task, TodoList, User } from '../../example/entities';
-import { both, evaluatePolicy, matches, normalize, relationPaths, type Condition } from '../../src';
-import { toFindWhere } from '../../src/policy/where';
+import { both, evaluatePolicy, matches, normalize, relationPaths, toFindWhere, type Condition } from '../../src/internals';
 import { createTestDatabase, testDataSource, type TestDatabase } from '../support/database';
 
 /** Test-only: nullable columns of several types, a nullable relation with a mapped key and one without. */

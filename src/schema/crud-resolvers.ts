@@ -1,14 +1,14 @@
 import type { LiveContext } from '../define/context';
-import type { Limits } from '../crud/read';
-import { listRows, relatedRow, retrieveRow } from '../crud/read';
+import { listRows, relatedRow, retrieveRow, type Limits } from '../crud/read';
 import { createRow, deleteRow, patchRow, runAction } from '../crud/write';
-import type { ResourceModel } from './model';
-import { names } from './names';
+import { names } from '../model/names';
+import type { ModelRegistry } from '../model/registry';
+import type { ResourceModel } from '../model/resource-model';
 
 type Resolvers = Record<string, Record<string, any>>;
 
 /** Field resolvers of a resource's output type: field rules, relations, enums. */
-function typeResolvers(m: ResourceModel, models: Map<unknown, ResourceModel>, resolvers: Resolvers): void {
+function typeResolvers(m: ResourceModel, models: ModelRegistry, resolvers: Resolvers): void {
   const fields: Record<string, any> = {};
   for (const f of m.fields) {
     if (!f.readable) continue;
@@ -26,16 +26,15 @@ function typeResolvers(m: ResourceModel, models: Map<unknown, ResourceModel>, re
 }
 
 /** Query and Mutation resolvers of every resource, wired to the CRUD layer. */
-export function crudResolvers(models: ResourceModel[], limits: Limits): Resolvers {
-  const byTarget = new Map<unknown, ResourceModel>(models.map((m) => [m.metadata.target, m]));
+export function crudResolvers(models: ModelRegistry, limits: Limits): Resolvers {
   const resolvers: Resolvers = { Query: {}, Mutation: {} };
-  for (const m of models) {
+  for (const m of models.all) {
     const n = m.names;
-    typeResolvers(m, byTarget, resolvers);
+    typeResolvers(m, models, resolvers);
     resolvers.Query[names.retrieveQuery(n)] = (_: unknown, args: { id: string }, ctx: LiveContext) => retrieveRow(m, args.id, ctx);
-    resolvers.Query[names.listQuery(n)] = (_: unknown, args: any, ctx: LiveContext) => listRows(m, byTarget, args, ctx, limits);
-    resolvers.Mutation[names.createMutation(n)] = (_: unknown, args: { input: any }, ctx: LiveContext) => createRow(m, byTarget, args.input, ctx);
-    resolvers.Mutation[names.patchMutation(n)] = (_: unknown, args: { id: string; input: any }, ctx: LiveContext) => patchRow(m, byTarget, args.id, args.input, ctx);
+    resolvers.Query[names.listQuery(n)] = (_: unknown, args: any, ctx: LiveContext) => listRows(m, models, args, ctx, limits);
+    resolvers.Mutation[names.createMutation(n)] = (_: unknown, args: { input: any }, ctx: LiveContext) => createRow(m, models, args.input, ctx);
+    resolvers.Mutation[names.patchMutation(n)] = (_: unknown, args: { id: string; input: any }, ctx: LiveContext) => patchRow(m, models, args.id, args.input, ctx);
     resolvers.Mutation[names.deleteMutation(n)] = (_: unknown, args: { id: string }, ctx: LiveContext) => deleteRow(m, args.id, ctx);
     for (const [name, action] of Object.entries(m.options.actions ?? {})) {
       resolvers[action.kind === 'query' ? 'Query' : 'Mutation'][name] = (_: unknown, args: any, ctx: LiveContext) => runAction(m, name, action, args, ctx);

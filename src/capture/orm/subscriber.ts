@@ -2,9 +2,10 @@ import type {
   DataSource, EntityManager, EntityMetadata, EntitySubscriberInterface, InsertEvent, QueryRunner, RecoverEvent, RemoveEvent, SoftRemoveEvent,
   TransactionCommitEvent, TransactionRollbackEvent, TransactionStartEvent, UpdateEvent,
 } from 'typeorm';
-import { collapse, rowKey, snapshot, type RowChange } from './row-change';
-
-export type ChangeSink = (changes: RowChange[]) => void;
+import { carryDeletedParents } from '../../change/cascade';
+import { collapse, rowKey, snapshot, type ChangeSink, type RowChange } from '../../change/row-change';
+import { scalarId } from '../../model/ids';
+import { rowsReferencing } from '../../model/relations';
 
 /** What one transaction or savepoint level has recorded so far. */
 interface Frame {
@@ -21,7 +22,7 @@ interface Frame {
  * publishes. A change made with no transaction open is published at once.
  *
  * QueryBuilder `update()`/`delete()` carry no ids and are not seen; use
- * {@link bulkUpdate} / {@link bulkDelete}, or database capture.
+ * `bulkUpdate` / `bulkDelete` (./bulk.ts), or database capture.
  */
 export class OrmCapture implements EntitySubscriberInterface {
   private readonly frames = new WeakMap<QueryRunner, Frame[]>();
@@ -47,7 +48,12 @@ export class OrmCapture implements EntitySubscriberInterface {
     if (!relevant.length) return;
     const stack = queryRunner && queryRunner.isTransactionActive ? this.frames.get(queryRunner) : undefined;
     if (stack?.length) stack[stack.length - 1].changes.push(...relevant);
-    else this.sink(collapse(relevant));
+    else this.publish(relevant);
+  }
+
+  /** One transaction's changes (or one statement's, outside a transaction) to the sink, as database capture gives them. */
+  private publish(changes: RowChange[]): void {
+    this.sink(collapse(carryDeletedParents(changes)));
   }
 
   /** Runs `work` after the outermost commit of the transaction open on `queryRunner` (never on rollback), or now. */
@@ -74,7 +80,7 @@ export class OrmCapture implements EntitySubscriberInterface {
       stack[stack.length - 1].deferred.push(...frame.deferred);
       return;
     }
-    if (frame.changes.length) this.sink(collapse(frame.changes));
+    if (frame.changes.length) this.publish(frame.changes);
     for (const work of frame.deferred) work();
   }
 
@@ -107,8 +113,7 @@ export class OrmCapture implements EntitySubscriberInterface {
   async beforeRemove(event: RemoveEvent<any>): Promise<void> {
     const id = removedId(event);
     if (id === undefined || !event.queryRunner) return;
-    const parent = snapshot(event.metadata, event.databaseEntity ?? event.entity);
-    const doomed = await this.cascadedRows(event.manager, event.metadata, id, parent, 0);
+    const doomed = await this.cascadedRows(event.manager, event.metadata, id, 0);
     let stash = this.cascades.get(event.queryRunner);
     if (!stash) this.cascades.set(event.queryRunner, (stash = new Map()));
     const key = rowKey(event.metadata, id);
@@ -120,23 +125,13 @@ export class OrmCapture implements EntitySubscriberInterface {
     const id = removedId(event);
     const stash = event.queryRunner && this.cascades.get(event.queryRunner);
     const doomed = id !== undefined ? stash?.get(rowKey(event.metadata, id)) : undefined;
-    if (doomed) {
-      stash!.delete(rowKey(event.metadata, id!));
-      this.record(event.queryRunner, doomed);
-    }
-    this.removed(event);
+    if (doomed) stash!.delete(rowKey(event.metadata, id!));
+    // Paired here, before `record` leaves out entities nobody subscribes to: the removed row may be one.
+    this.record(event.queryRunner, carryDeletedParents([...(doomed ?? []), ...this.removed(event)]));
   }
 
-  /**
-   * Captured rows that reference `id` through a CASCADE foreign key, their
-   * own dependants first. Each carries the row it goes with as its loaded
-   * relation: when the change is routed that row is gone, and read policies
-   * that look through the relation (`{ list: { private: false } }`) must
-   * still see it as it was.
-   */
-  private async cascadedRows(
-    manager: EntityManager, metadata: EntityMetadata, id: string | number, parent: Record<string, unknown> | undefined, depth: number,
-  ): Promise<RowChange[]> {
+  /** Captured rows that reference `id` through a CASCADE foreign key, their own dependants first. */
+  private async cascadedRows(manager: EntityManager, metadata: EntityMetadata, id: string | number, depth: number): Promise<RowChange[]> {
     if (depth > 8) return [];
     const out: RowChange[] = [];
     for (const dependant of manager.connection.entityMetadatas) {
@@ -144,13 +139,10 @@ export class OrmCapture implements EntitySubscriberInterface {
       for (const relation of dependant.relations) {
         if (!(relation.isManyToOne || relation.isOneToOneOwner) || relation.onDelete !== 'CASCADE') continue;
         if (relation.inverseEntityMetadata.target !== metadata.target) continue;
-        const pk = metadata.primaryColumns[0].propertyName;
-        const rows = await manager.find(dependant.target, { where: { [relation.propertyName]: { [pk]: id } } as Record<string, any> });
-        for (const row of rows) {
+        for (const row of await rowsReferencing(manager, dependant, relation, id)) {
           const rowId = scalarId(dependant.getEntityIdMixedMap(row));
-          const before = snapshot(dependant, row)!;
-          out.push(...(await this.cascadedRows(manager, dependant, rowId, before, depth + 1)));
-          out.push({ metadata: dependant, op: 'delete', id: rowId, before: parent ? { ...before, [relation.propertyName]: { ...parent } } : before });
+          out.push(...(await this.cascadedRows(manager, dependant, rowId, depth + 1)));
+          out.push({ metadata: dependant, op: 'delete', id: rowId, before: snapshot(dependant, row)! });
         }
       }
     }
@@ -159,7 +151,7 @@ export class OrmCapture implements EntitySubscriberInterface {
 
   afterSoftRemove(event: SoftRemoveEvent<any>): void {
     // A soft-removed row leaves every query, so subscribers see it go.
-    this.removed(event);
+    this.record(event.queryRunner, this.removed(event));
   }
 
   afterRecover(event: RecoverEvent<any>): void {
@@ -168,10 +160,10 @@ export class OrmCapture implements EntitySubscriberInterface {
     if (after && id !== undefined) this.record(event.queryRunner, [{ metadata: event.metadata, op: 'insert', id: scalarId(id), after: { ...after, ...snapshot(event.metadata, event.entity) } }]);
   }
 
-  private removed(event: RemoveEvent<any> | SoftRemoveEvent<any>): void {
+  private removed(event: RemoveEvent<any> | SoftRemoveEvent<any>): RowChange[] {
     const before = snapshot(event.metadata, event.databaseEntity ?? event.entity);
     const id = removedId(event);
-    if (before && id !== undefined) this.record(event.queryRunner, [{ metadata: event.metadata, op: 'delete', id, before }]);
+    return before && id !== undefined ? [{ metadata: event.metadata, op: 'delete', id, before }] : [];
   }
 }
 
@@ -179,11 +171,6 @@ export class OrmCapture implements EntitySubscriberInterface {
 function removedId(event: RemoveEvent<any> | SoftRemoveEvent<any>): string | number | undefined {
   const id = event.entityId ?? (event.databaseEntity ? event.metadata.getEntityIdMixedMap(event.databaseEntity) : undefined);
   return id === undefined ? undefined : scalarId(id);
-}
-
-function scalarId(id: unknown): string | number {
-  if (id && typeof id === 'object') return scalarId(Object.values(id)[0]);
-  return id as string | number;
 }
 
 const captures = new WeakMap<DataSource, OrmCapture>();

@@ -1,7 +1,8 @@
 import type { EntityManager, EntityMetadata, EntityTarget, ObjectLiteral } from 'typeorm';
-import { decodeRow } from './decode';
-import { ormCaptureOf } from './orm';
-import type { RowChange } from './row-change';
+import type { RowChange } from '../../change/row-change';
+import { quotedTable } from '../../model/tables';
+import { decodeRow } from '../decode-row';
+import { ormCaptureOf } from './subscriber';
 
 /**
  * A bulk write that ORM capture still sees. TypeORM's QueryBuilder
@@ -29,7 +30,7 @@ export async function bulkUpdate<T extends ObjectLiteral>(
     params.push(driver.preparePersistentValue(value, column));
     return `${driver.escape(column.databaseName)} = $${params.length}`;
   });
-  const table = tableOf(manager, metadata);
+  const table = quotedTable(metadata);
   const pk = metadata.primaryColumns.map((c) => driver.escape(c.databaseName));
   // The CTE locks and reads the old rows; the UPDATE joins them to return both states.
   const sql = `WITH old AS (SELECT * FROM ${table} WHERE ${where} FOR UPDATE)
@@ -48,7 +49,7 @@ export async function bulkDelete<T extends ObjectLiteral>(
   parameters: unknown[] = [],
 ): Promise<number> {
   const metadata = manager.connection.getMetadata(entity);
-  const table = tableOf(manager, metadata);
+  const table = quotedTable(metadata);
   const rows = returnedRows<{ before: Record<string, unknown> }>(await manager.query(`DELETE FROM ${table} AS t WHERE ${where} RETURNING row_to_json(t) AS before`, parameters));
   record(manager, metadata, rows.map((r) => ({ op: 'delete' as const, before: decodeRow(metadata, r.before) })));
   return rows.length;
@@ -61,11 +62,6 @@ export async function bulkDelete<T extends ObjectLiteral>(
 function returnedRows<T>(result: unknown): T[] {
   if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as T[];
   return result as T[];
-}
-
-/** The entity's table, schema-qualified and quoted. */
-function tableOf(manager: EntityManager, metadata: EntityMetadata): string {
-  return metadata.tablePath.split('.').map((part) => manager.connection.driver.escape(part)).join('.');
 }
 
 function record(

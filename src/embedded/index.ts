@@ -10,7 +10,7 @@
  * would stall the GraphQL server's event loop; and it loads itself with dynamic
  * `import()`, which jest's module sandbox rejects without --experimental-vm-modules.
  *
- * pglite-socket 0.2.17 with several connections (verified, see test/support.test.ts):
+ * pglite-socket 0.2.17 with several connections (verified, see test/artifacts/support.test.ts):
  * - Its `maxConnections` defaults to 1 and extra sockets are dropped (ECONNRESET),
  *   even a pool's replacement socket arriving while the old one is still closing.
  * - With `maxConnections > 1` it multiplexes all connections onto the single PGlite

@@ -1,4 +1,5 @@
 import type { EntityMetadata } from 'typeorm';
+import type { Cursor } from './cursor';
 
 export type RowOp = 'insert' | 'update' | 'delete';
 
@@ -15,12 +16,16 @@ export interface RowChange {
   id: string | number;
   before?: Record<string, unknown>;
   after?: Record<string, unknown>;
-  /**
-   * Database capture only: where the change sits in the outbox (commit
-   * position and row sequence), exposed to clients as `XChange.cursor`.
-   */
-  cursor?: string;
+  /** Where the change sits in a change log (database capture), exposed to clients as `XChange.cursor`. */
+  cursor?: Cursor;
 }
+
+/**
+ * Where a capture hands committed changes: one transaction's, in commit
+ * order. A promise makes the capture wait (database capture reads on only
+ * when the engine has taken them).
+ */
+export type ChangeSink = (changes: RowChange[]) => void | Promise<void>;
 
 /** Column values of an entity object, keyed by property: a copy that later mutations of the entity cannot change. */
 export function snapshot(metadata: EntityMetadata, entity: Record<string, any> | undefined | null): Record<string, unknown> | undefined {

@@ -1,113 +1,9 @@
-import type { LiveContext } from '../define/context';
-import type { LiveEvent } from './engine';
-import { EndingStream, slowConsumer } from './queue';
-
-/**
- * Shared delivery: subscribers that would compute the same bytes for every
- * event form one class and compute them once.
- *
- * A transport that can write serialized results straight to a client (the
- * WebSocket) offers a {@link DirectTarget} for each subscription operation;
- * a live subscription field that accepts it joins the subscriber to the
- * {@link DeliveryClass} of its topic, operation and visibility. Per event,
- * the class decides once whether its members get anything, executes the
- * operation once, serializes the result once, and hands the same JSON to
- * every member — per member only the transport's framing (the operation id)
- * and the write remain.
- */
-
-/**
- * Where a transport puts the {@link DirectTarget} of an operation: a key of
- * the operation's `rootValue`, which the subscription field's `subscribe`
- * receives as its first argument. A symbol, so no client input can forge it.
- */
-export const DIRECT_DELIVERY = Symbol('typeorm-graphql-live.directDelivery');
-
-/** The direct target a transport offered for this operation, if any (`root` is the subscribe resolver's first argument). */
-export function directTargetOf(root: unknown): DirectTarget | undefined {
-  return root !== null && typeof root === 'object' ? (root as { [DIRECT_DELIVERY]?: DirectTarget })[DIRECT_DELIVERY] : undefined;
-}
-
-/** A subscription operation that a transport can feed serialized results directly. */
-export interface DirectTarget {
-  /**
-   * The operation's document, operation name and variables: members whose
-   * keys are equal (and whose visibility is equal) share one execution.
-   * Read when the subscriber joins.
-   */
-  readonly operationKey: string;
-  /**
-   * Executes the operation for one event, `root` being what the
-   * subscription field resolves to, and returns the result as JSON — errors
-   * masked and formatted as the transport sends them. Read once, from the
-   * member that creates the class; called once per class and event, with a
-   * member's context.
-   */
-  readonly render: (root: unknown, ctx: LiveContext) => string | Promise<string>;
-  /** Sends one rendered result (the JSON as UTF-8, encoded once for the class) to this subscriber. */
-  send(json: Buffer): void;
-  /** Results handed to the transport that have not reached the client's connection yet (may be an estimate). */
-  readonly unflushed: number;
-  /**
-   * The subscriber has joined its class. `member` is the subscription's
-   * stream — what the subscription field returns — so a transport may
-   * follow it itself (it only ends or fails) instead of through the
-   * wrappers around the field's result.
-   */
-  joined?(member: DirectMember): void;
-}
-
-/** What a verdict returns when the event is not for the class's members. */
-export const SKIP: unique symbol = Symbol('typeorm-graphql-live.skip');
-
-/** Per event: what the subscription field resolves to for this class (the `XChange`, a custom payload), or SKIP. */
-export type Verdict = (event: LiveEvent) => unknown;
-
-/**
- * One subscriber in a class, and its own stream (what the subscription
- * field returns): it yields nothing — results go out through `target` — and
- * only ends. `return()` (client complete, socket close) leaves the class; a
- * failure (SLOW_CONSUMER, an execution that failed outright) rejects the
- * pending or next `next()`. Being the stream, and not holding one, keeps a
- * subscriber to one object.
- */
-export class DirectMember extends EndingStream<never> {
-  /**
-   * A resuming member is paused while its missed changes are replayed to it
-   * alone; live events reach it once the class {@link DeliveryClass.activate}s it.
-   */
-  paused = false;
-
-  constructor(
-    readonly ctx: LiveContext,
-    readonly target: DirectTarget,
-    /** How many events had reached the class when this member joined (or was resumed): it gets only later ones. */
-    public joinedAfter: number,
-    private readonly cls: DeliveryClass,
-    private readonly onLeave: () => void,
-  ) {
-    super();
-  }
-
-  get stream(): this {
-    return this;
-  }
-
-  /** One event for this member alone (a replay), in order with the class's live events. */
-  deliver(event: LiveEvent): void {
-    this.cls.replay(this, event);
-  }
-
-  /** Ends a pause: from now on the member gets the class's live events. */
-  activate(): void {
-    this.cls.activate(this);
-  }
-
-  protected onFinish(): void {
-    this.onLeave();
-    this.cls.leave(this);
-  }
-}
+import type { LiveContext } from '../../define/context';
+import type { LiveEvent } from '../events';
+import { SKIP, type Verdict } from '../verdict';
+import { slowConsumer } from './bounded-queue';
+import { DirectMember, type MemberHost } from './direct-member';
+import type { DirectTarget } from './direct-target';
 
 export interface DeliveryClassOptions {
   verdict: Verdict;
@@ -127,7 +23,7 @@ export interface DeliveryClassOptions {
  * holds the events behind it, up to `limit`, so a later event's bytes never
  * overtake an earlier one's.
  */
-export class DeliveryClass {
+export class DeliveryClass implements MemberHost {
   readonly members = new Set<DirectMember>();
   /** Called when the last member has left (the engine drops the class and its topic listener). */
   onEmpty: () => void = () => undefined;

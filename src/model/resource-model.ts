@@ -4,6 +4,7 @@ import type { RelationMetadata } from 'typeorm/metadata/RelationMetadata';
 import { SchemaDefinitionError } from '../errors';
 import type { FieldRule } from '../define/permissions';
 import type { Resource, ResourceOptions } from '../define/resource';
+import { enumValuesOf, scalarFor } from './column-types';
 import { names, typeNames, type TypeNames } from './names';
 
 /** How one exposed property appears in GraphQL. */
@@ -44,41 +45,6 @@ export interface ResourceModel {
   numericId: boolean;
   fields: FieldModel[];
   byName: Map<string, FieldModel>;
-}
-
-const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]*$/;
-
-function scalarFor(dataSource: DataSource, column: ColumnMetadata): string {
-  const type = typeof column.type === 'string' ? column.type : dataSource.driver.normalizeType(column);
-  switch (String(type).toLowerCase()) {
-    case 'int': case 'int2': case 'int4': case 'integer': case 'smallint': case 'tinyint': case 'mediumint':
-      return 'Int';
-    case 'float': case 'float4': case 'float8': case 'real': case 'double precision': case 'double':
-      return 'Float';
-    case 'bool': case 'boolean':
-      return 'Boolean';
-    case 'timestamp': case 'timestamptz': case 'timestamp without time zone': case 'timestamp with time zone':
-    case 'datetime': case 'datetime2':
-      return names.dateTimeScalar;
-    case 'json': case 'jsonb': case 'simple-json':
-      return names.jsonScalar;
-    // bigint and numeric arrive from pg as strings to keep their precision; so does date.
-    default:
-      return 'String';
-  }
-}
-
-function enumValuesOf(column: ColumnMetadata, where: string): Record<string, string | number> {
-  const values: Record<string, string | number> = {};
-  for (const value of column.enum ?? []) {
-    let name = String(value);
-    if (!GRAPHQL_NAME.test(name)) name = name.toUpperCase().replace(/[^_0-9A-Z]/g, '_').replace(/^(\d)/, '_$1');
-    if (!GRAPHQL_NAME.test(name) || name in values) {
-      throw new SchemaDefinitionError(`${where}: enum value ${JSON.stringify(value)} has no usable GraphQL name`);
-    }
-    values[name] = value;
-  }
-  return values;
 }
 
 export function buildModel(dataSource: DataSource, res: Resource): ResourceModel {
@@ -154,28 +120,3 @@ export function buildModel(dataSource: DataSource, res: Resource): ResourceModel
   };
 }
 
-/** Links relation fields to the target resource's GraphQL type; a relation to an unexposed entity is dropped. */
-export function linkModels(models: ResourceModel[]): void {
-  const byTarget = new Map<unknown, ResourceModel>(models.map((m) => [m.metadata.target, m]));
-  for (const m of models) {
-    m.fields = m.fields.filter((f) => {
-      if (!f.relation) return true;
-      const target = byTarget.get(f.relation.inverseEntityMetadata.target);
-      if (!target) {
-        if (m.options.fields?.includes(f.name)) {
-          throw new SchemaDefinitionError(`${m.names.type}.${f.name}: its entity is not an exposed resource`);
-        }
-        return false;
-      }
-      f.graphqlType = target.names.type;
-      return true;
-    });
-    m.byName = new Map(m.fields.map((f) => [f.name, f]));
-  }
-}
-
-export function modelFor(models: ResourceModel[], target: unknown): ResourceModel | undefined {
-  return models.find((m) => m.metadata.target === target);
-}
-
-export type Row = ObjectLiteral;

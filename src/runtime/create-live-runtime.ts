@@ -1,20 +1,22 @@
-import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
 import type { DataSource, EntityManager } from 'typeorm';
+import { OutboxReader, type OutboxOptions } from '../capture/database/reader';
+import { installOutbox } from '../capture/database/migration';
+import { startOrmCapture, stopOrmCapture } from '../capture/orm/subscriber';
 import type { AuthUser, LiveContext } from '../define/context';
 import type { Resource } from '../define/resource';
-import { SchemaDefinitionError } from '../errors';
-import { buildModel, linkModels, type ResourceModel } from './model';
-import { crudResolvers } from './resolvers';
-import { startOrmCapture, stopOrmCapture } from '../capture/orm';
-import { installOutbox, OutboxReader, type OutboxOptions } from '../capture/outbox';
-import { LiveEngine, type LiveEngineOptions, type LiveEvent } from '../live/engine';
-import { subscriptionResolvers } from '../live/resolvers';
+import { reportBackgroundError, SchemaDefinitionError } from '../errors';
+import { LiveEngine, type LiveEngineOptions } from '../live/engine';
+import type { LiveEvent } from '../live/events';
+import { ModelRegistry } from '../model/registry';
+import type { ResourceModel } from '../model/resource-model';
 import type { PubSub } from '../pubsub/types';
-import { DateTime, JSONScalar } from './scalars';
-import { commonTypeDefs, resourceTypeDefs, rootFields } from './sdl';
+import { buildSchema } from '../schema/build-schema';
+import { Releasers } from './releasers';
 
-export interface BuildSchemaOptions {
+export type CaptureMode = 'orm' | 'database' | 'none';
+
+export interface LiveRuntimeOptions {
   /** The application's initialized TypeORM DataSource. */
   dataSource: DataSource;
   /** The exposed entities. */
@@ -36,8 +38,8 @@ export interface BuildSchemaOptions {
    * - `'database'`: triggers write every committed change of the exposed
    *   tables to an outbox table that this process tails (NOTIFY + polling).
    *   Sees every write from anywhere, and subscribers can resume with
-   *   `after: cursor`. Starts asynchronously: await `live.ready`.
-   * - `'none'`: nothing is captured (call `live.engine.ingest` yourself).
+   *   `after: cursor`. Starts asynchronously: await `ready`.
+   * - `'none'`: nothing is captured (call `engine.ingest` yourself).
    */
   capture?: CaptureMode;
   /** Database capture: outbox schema, polling, LISTEN, retention; see {@link OutboxOptions}. */
@@ -49,22 +51,16 @@ export interface BuildSchemaOptions {
   pubsub?: PubSub<LiveEvent>;
   /** Events a subscriber may fall behind before it is ended with SLOW_CONSUMER; default 1000. */
   subscriberQueueLimit?: number;
-  /**
-   * WebSocket subscribers with the same document, variables and visibility
-   * key share one execution per event, made with one of their contexts; the
-   * default key, the caller's `user.id`, is right while permissions, row
-   * policies and field rules look only at `ctx.user`'s identity. See
-   * {@link LiveEngineOptions.visibilityKey}.
-   */
+  /** See {@link LiveEngineOptions.visibilityKey}. */
   visibilityKey?: LiveEngineOptions['visibilityKey'];
+  /** Errors of background work (capture, routing, delivery); default {@link reportBackgroundError}. */
+  onError?: (error: unknown) => void;
 }
 
-export type CaptureMode = 'orm' | 'database' | 'none';
-
-export interface LiveSchema {
+export interface LiveRuntime {
   schema: GraphQLSchema;
-  /** The resolved resources, by GraphQL type name. */
-  models: ResourceModel[];
+  /** The resolved resources. */
+  models: readonly ResourceModel[];
   /** A fresh per-request/per-operation context for a caller. */
   createContext(user: AuthUser | null): LiveContext;
   /** Routes captured changes to subscribers; `activeSubscriptions` counts them. */
@@ -81,70 +77,62 @@ export interface LiveSchema {
   outbox?: OutboxReader;
   /** Resolves when capture runs (database capture installs and starts its reader); rejects if it cannot start. */
   ready: Promise<void>;
-  /** Stops capture and ends every subscription. */
+  /** Stops capture and ends every subscription: what was started, in reverse order. */
   close(): Promise<void>;
 }
 
-/** Resources + TypeORM metadata → an executable schema with the pinned names of DESIGN. */
-export function buildLiveSchema({
-  dataSource, resources, typeDefs = '', resolvers = {}, defaultLimit = 100, maxLimit = 1000,
-  capture = 'orm', outbox: outboxOptions, pubsub, subscriberQueueLimit, visibilityKey,
-}: BuildSchemaOptions): LiveSchema {
+/**
+ * The composition root: resources → models → engine → schema, then change
+ * capture feeding the engine. `close()` releases all of it in reverse.
+ *
+ * @example
+ * const live = createLiveRuntime({ dataSource, resources: [tasks], capture: 'database' });
+ * await live.ready;
+ * const server = await serveLiveSchema(live, { authenticate });
+ */
+export function createLiveRuntime({
+  dataSource, resources, typeDefs, resolvers, defaultLimit = 100, maxLimit = 1000,
+  capture = 'orm', outbox: outboxOptions, pubsub, subscriberQueueLimit, visibilityKey, onError = reportBackgroundError,
+}: LiveRuntimeOptions): LiveRuntime {
   if (!['orm', 'database', 'none'].includes(capture)) throw new SchemaDefinitionError(`capture must be 'orm', 'database' or 'none', not ${JSON.stringify(capture)}`);
-  if (dataSource.entityMetadatas.length === 0) throw new SchemaDefinitionError('buildLiveSchema needs an initialized DataSource (its entity metadata is empty)');
-  const models = resources.map((r) => buildModel(dataSource, r));
-  const seen = new Set<string>();
-  for (const m of models) {
-    if (seen.has(m.names.type)) throw new SchemaDefinitionError(`${m.names.type} is exposed twice`);
-    seen.add(m.names.type);
-  }
-  linkModels(models);
-  const query: string[] = [];
-  const mutation: string[] = [];
-  const subscription: string[] = [];
-  const parts = [commonTypeDefs];
-  for (const m of models) {
-    parts.push(resourceTypeDefs(m));
-    const root = rootFields(m);
-    query.push(...root.query);
-    mutation.push(...root.mutation);
-    subscription.push(...root.subscription);
-  }
-  parts.push(`type Query {\n${query.join('\n')}\n}`);
-  if (mutation.length) parts.push(`type Mutation {\n${mutation.join('\n')}\n}`);
-  if (subscription.length) parts.push(`type Subscription {\n${subscription.join('\n')}\n}`);
-  const generated = crudResolvers(models, { defaultLimit, maxLimit });
-  const engine = new LiveEngine({ dataSource, models, pubsub, queueLimit: subscriberQueueLimit, visibilityKey });
-  const schema = makeExecutableSchema({
-    typeDefs: [parts.join('\n\n'), typeDefs].filter(Boolean),
-    resolvers: [{ DateTime, JSON: JSONScalar }, generated, subscriptionResolvers(models, engine), resolvers],
-  });
+  if (dataSource.entityMetadatas.length === 0) throw new SchemaDefinitionError('createLiveRuntime needs an initialized DataSource (its entity metadata is empty)');
+  const models = ModelRegistry.build(dataSource, resources);
+  const engine = new LiveEngine({ dataSource, models, pubsub, queueLimit: subscriberQueueLimit, visibilityKey, onError });
+  const schema = buildSchema(models, engine, { defaultLimit, maxLimit }, { typeDefs, resolvers });
+
   // Capture starts last, so a schema error leaves no subscriber behind on the DataSource.
+  const releasers = new Releasers();
+  releasers.add(() => engine.close());
+  releasers.add(() => engine.idle());
   // In database capture the ORM subscriber records nothing: it only holds
   // custom events until their transaction commits.
   const orm = capture !== 'none' && dataSource.isInitialized
-    ? startOrmCapture(dataSource, capture === 'orm' ? models.map((m) => m.metadata.target) : [], (changes) => void engine.ingest(changes))
+    ? startOrmCapture(dataSource, capture === 'orm' ? models.all.map((m) => m.metadata.target) : [], (changes) => void engine.ingest(changes))
     : undefined;
-  const tables = models.map((m) => m.metadata);
+  if (orm) releasers.add(() => stopOrmCapture(orm, dataSource));
+  const tables = models.all.map((m) => m.metadata);
   const outbox = capture === 'database' && dataSource.isInitialized
-    ? new OutboxReader(dataSource, tables, (changes) => engine.ingest(changes), outboxOptions)
+    ? new OutboxReader(dataSource, tables, (changes) => engine.ingest(changes), { onError, ...outboxOptions })
     : undefined;
-  if (outbox) engine.useChangeLog(outbox);
-  const ready = outbox
-    ? (async () => {
+  let ready = Promise.resolve();
+  if (outbox) {
+    engine.useChangeLog(outbox);
+    ready = (async () => {
       if (outboxOptions?.install !== false) await installOutbox(dataSource, tables, outboxOptions);
       await outbox.start();
-    })()
-    : Promise.resolve();
+    })();
+    releasers.add(() => ready.catch(() => undefined).then(() => outbox.stop()));
+  }
   // Callers that never await `ready` must not crash the process on a failed start.
   ready.catch(() => undefined);
+
   return {
     schema,
-    models,
+    models: models.all,
     engine,
     createContext: (user) => ({ user, dataSource, loaders: new Map() }),
     publishEvent: (name, payload, row, manager) => {
-      const model = models.find((m) => m.options.events && name in m.options.events);
+      const model = models.withEvent(name);
       if (!model) return Promise.reject(new Error(`No resource declares the event "${name}"`));
       const publish = () => engine.publishEvent(model, name, payload, row);
       if (orm && manager?.queryRunner?.isTransactionActive) {
@@ -157,11 +145,13 @@ export function buildLiveSchema({
     capture,
     outbox,
     ready,
-    close: async () => {
-      if (orm) stopOrmCapture(orm, dataSource);
-      if (outbox) await ready.catch(() => undefined).then(() => outbox.stop());
-      await engine.idle();
-      engine.close();
-    },
+    close: () => releasers.release(),
   };
 }
+
+/** The options of {@link createLiveRuntime} under their earlier name. */
+export type BuildSchemaOptions = LiveRuntimeOptions;
+/** {@link LiveRuntime} under its earlier name. */
+export type LiveSchema = LiveRuntime;
+/** {@link createLiveRuntime} under its earlier name. */
+export const buildLiveSchema = createLiveRuntime;

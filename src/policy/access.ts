@@ -2,8 +2,8 @@ import type { LiveContext } from '../define/context';
 import { allowAny, denyAll, type Permission } from '../define/permissions';
 import type { Action, RowPolicy } from '../define/resource';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
-import type { ResourceModel } from '../schema/model';
-import { evaluatePolicy, type Condition } from '../policy/where';
+import type { ResourceModel } from '../model/resource-model';
+import { evaluatePolicy, type Condition } from './where';
 
 /** Reads are open unless a resource says otherwise; writes are closed. */
 function permissionFor(model: ResourceModel, action: Action): Permission {
@@ -28,6 +28,7 @@ export function conditionFor(model: ResourceModel, action: Action | 'read', ctx:
   return evaluatePolicy(policyFor(model, action), ctx);
 }
 
+/** The refusal of `what` for this caller: UNAUTHENTICATED when anonymous (signing in may help), FORBIDDEN otherwise. */
 export function refusal(ctx: LiveContext, what: string): Error {
   return ctx.user == null
     ? new UnauthenticatedError(`Authentication required to ${what}`)

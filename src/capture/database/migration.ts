@@ -1,0 +1,138 @@
+import type { DataSource, EntityMetadata } from 'typeorm';
+import { quotedTable } from '../../model/tables';
+
+/**
+ * Database capture: triggers append every committed write of the exposed
+ * tables to an outbox table, and one reader per process tails it.
+ *
+ * How the order is kept. Each row trigger appends `(seq, xid, table, op, old,
+ * new)` to `live_outbox`, and the first one of a transaction also adds the
+ * transaction to `live_outbox_tx`. A deferred constraint trigger on that
+ * table runs once per transaction, at COMMIT: it takes a transaction-level
+ * advisory lock, draws the transaction's `position` from a sequence and sends
+ * `NOTIFY live_outbox` (a wake-up, no payload). The lock is held until the
+ * commit is visible, so positions become visible strictly in order: a reader
+ * that sees position n sees every committed position below n. Reading
+ * `position > last` therefore never skips a transaction that commits late,
+ * and delivers transactions in commit order (not in `seq` order, which is the
+ * order rows were written, not committed). NOTIFY already serialises the
+ * commits of notifying transactions on a database-wide lock, so the advisory
+ * lock adds no new contention.
+ *
+ * A cursor is `position:seq` — a transaction and a row within it
+ * (src/change/cursor.ts).
+ */
+
+/** Quoted, schema-qualified names of the outbox objects. */
+export function outboxObjects(schema = 'public') {
+  const q = (name: string) => `"${schema.replace(/"/g, '""')}"."${name}"`;
+  return {
+    schema,
+    outbox: q('live_outbox'),
+    tx: q('live_outbox_tx'),
+    meta: q('live_outbox_meta'),
+    positions: q('live_outbox_position'),
+    capture: q('live_outbox_capture'),
+    commit: q('live_outbox_commit'),
+    channel: schema === 'public' ? 'live_outbox' : `live_outbox_${schema}`,
+    lockKey: `hashtext(${literal(`${schema}.live_outbox`)})`,
+  };
+}
+
+function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/**
+ * The SQL that installs database capture for `tables`: idempotent (run it at
+ * every start, or print it with `print-migration` and apply it as a
+ * migration). Safe to run from several processes at once.
+ */
+export function outboxMigrationSQL(tables: EntityMetadata[], options: { schema?: string } = {}): string {
+  const o = outboxObjects(options.schema);
+  const triggers = tables.map((m) => {
+    const table = quotedTable(m);
+    return `
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'live_outbox_capture' AND tgrelid = ${literal(table)}::regclass) THEN
+    CREATE TRIGGER live_outbox_capture AFTER INSERT OR UPDATE OR DELETE ON ${table}
+      FOR EACH ROW EXECUTE FUNCTION ${o.capture}();
+  END IF;
+END $$;`;
+  });
+  return `-- typeorm-graphql-live: database capture (outbox, triggers). Idempotent.
+SELECT pg_advisory_xact_lock(${o.lockKey});
+CREATE TABLE IF NOT EXISTS ${o.outbox} (
+  seq bigserial PRIMARY KEY,
+  xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  table_name text NOT NULL,
+  op "char" NOT NULL,
+  old jsonb,
+  new jsonb
+);
+CREATE INDEX IF NOT EXISTS live_outbox_xid ON ${o.outbox} (xid, seq);
+CREATE TABLE IF NOT EXISTS ${o.tx} (
+  xid xid8 PRIMARY KEY,
+  position bigint UNIQUE,
+  committed_at timestamptz
+);
+CREATE SEQUENCE IF NOT EXISTS ${o.positions};
+CREATE TABLE IF NOT EXISTS ${o.meta} (
+  id int PRIMARY KEY CHECK (id = 1),
+  pruned_through bigint NOT NULL DEFAULT 0
+);
+INSERT INTO ${o.meta} (id) VALUES (1) ON CONFLICT DO NOTHING;
+
+-- Row trigger: the old and new row, the table, the op and the writing transaction.
+CREATE OR REPLACE FUNCTION ${o.capture}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  x xid8 := pg_current_xact_id();
+BEGIN
+  IF TG_OP = 'UPDATE' AND OLD IS NOT DISTINCT FROM NEW THEN
+    RETURN NULL;
+  END IF;
+  IF current_setting('live_outbox.xid', true) IS DISTINCT FROM x::text THEN
+    INSERT INTO ${o.tx} (xid) VALUES (x) ON CONFLICT DO NOTHING;
+    PERFORM set_config('live_outbox.xid', x::text, true);
+  END IF;
+  INSERT INTO ${o.outbox} (xid, table_name, op, old, new) VALUES (
+    x, TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, left(TG_OP, 1),
+    CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
+    CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);
+  RETURN NULL;
+END $fn$;
+
+-- Once per transaction, at COMMIT: a position in commit order, then the wake-up.
+CREATE OR REPLACE FUNCTION ${o.commit}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pg_advisory_xact_lock(${o.lockKey});
+  UPDATE ${o.tx} SET position = nextval(${literal(o.positions)}), committed_at = clock_timestamp() WHERE xid = NEW.xid;
+  PERFORM pg_notify(${literal(o.channel)}, '');
+  RETURN NULL;
+END $fn$;
+
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'live_outbox_commit' AND tgrelid = ${literal(o.tx)}::regclass) THEN
+    CREATE CONSTRAINT TRIGGER live_outbox_commit AFTER INSERT ON ${o.tx}
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ${o.commit}();
+  END IF;
+END $$;
+${triggers.join('\n')}
+`;
+}
+
+/** Creates (or confirms) the outbox and the triggers of `tables`, in one transaction. */
+export async function installOutbox(dataSource: DataSource, tables: EntityMetadata[], options: { schema?: string } = {}): Promise<void> {
+  const runner = dataSource.createQueryRunner();
+  try {
+    await runner.startTransaction();
+    await runner.query(outboxMigrationSQL(tables, options));
+    await runner.commitTransaction();
+  } catch (error) {
+    if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+    throw error;
+  } finally {
+    await runner.release();
+  }
+}
+

@@ -1,0 +1,67 @@
+import type { DataSource } from 'typeorm';
+import type { Cursor } from '../../change/cursor';
+import type { outboxObjects } from './migration';
+
+export interface OutboxRetention {
+  /** Keep transactions committed within this many ms; default 24 h. */
+  maxAgeMs?: number;
+  /** Keep at least this many of the newest rows, and not many more; default 1,000,000. */
+  maxRows?: number;
+}
+
+type Objects = ReturnType<typeof outboxObjects>;
+
+/** Whether every change after `cursor` is still in the outbox: false once pruning may have removed some. */
+export async function retains(dataSource: DataSource, o: Objects, cursor: Cursor): Promise<boolean> {
+  const [row] = await dataSource.query(`SELECT pruned_through::text AS p FROM ${o.meta} WHERE id = 1`);
+  return cursor.position > BigInt(row?.p ?? 0);
+}
+
+/**
+ * Deletes whole transactions older than the retention (by age, or beyond
+ * the newest `maxRows` rows), never one after `readThrough` (what this
+ * process's reader has not read yet). One pruner at a time across
+ * processes (an advisory lock; the others skip). Returns how many outbox
+ * rows went.
+ */
+export async function prune(dataSource: DataSource, o: Objects, retention: OutboxRetention, readThrough: bigint | undefined): Promise<number> {
+  const maxAgeMs = retention.maxAgeMs ?? 24 * 3600_000;
+  const maxRows = retention.maxRows ?? 1_000_000;
+  const runner = dataSource.createQueryRunner();
+  try {
+    await runner.startTransaction();
+    const [locked] = await runner.query(`SELECT pg_try_advisory_xact_lock(${o.lockKey} + 1) AS ok`);
+    if (!locked.ok) {
+      await runner.rollbackTransaction();
+      return 0;
+    }
+    const [byAge] = await runner.query(
+      `SELECT coalesce(max(position), 0)::text AS p FROM ${o.tx} WHERE committed_at < clock_timestamp() - make_interval(secs => $1)`,
+      [maxAgeMs / 1000],
+    );
+    const [byRows] = await runner.query(
+      `SELECT coalesce((SELECT t.position - 1 FROM ${o.outbox} o JOIN ${o.tx} t ON t.xid = o.xid
+         WHERE t.position IS NOT NULL ORDER BY t.position DESC, o.seq DESC OFFSET $1 LIMIT 1), 0)::text AS p`,
+      [maxRows],
+    );
+    let cutoff = BigInt(byAge.p) > BigInt(byRows.p) ? BigInt(byAge.p) : BigInt(byRows.p);
+    if (readThrough !== undefined && cutoff > readThrough) cutoff = readThrough;
+    let removed = 0;
+    if (cutoff > 0n) {
+      const result = await runner.query(
+        `WITH gone AS (DELETE FROM ${o.tx} WHERE position <= $1 RETURNING xid)
+         DELETE FROM ${o.outbox} o USING gone WHERE o.xid = gone.xid`,
+        [cutoff.toString()],
+      );
+      removed = Array.isArray(result) && typeof result[1] === 'number' ? result[1] : 0;
+      await runner.query(`UPDATE ${o.meta} SET pruned_through = greatest(pruned_through, $1) WHERE id = 1`, [cutoff.toString()]);
+    }
+    await runner.commitTransaction();
+    return removed;
+  } catch (error) {
+    if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+    throw error;
+  } finally {
+    await runner.release();
+  }
+}

@@ -1,4 +1,0 @@
-export * from './context';
-export * from './permissions';
-export * from './resource';
-export * from './app';

@@ -1,0 +1,103 @@
+import type { DataSource } from 'typeorm';
+import { formatCursor } from '../change/cursor';
+import { snapshot, type RowChange } from '../change/row-change';
+import type { ModelRegistry } from '../model/registry';
+import { rowsReferencing } from '../model/relations';
+import type { ResourceModel } from '../model/resource-model';
+import { sameValue } from '../policy/evaluate';
+import type { Publish } from './events';
+import { loadRelations, type RelationNeeds } from './relations';
+import { groupValues, topic } from './topics';
+
+/**
+ * Route: one captured change → the events of the topics it touches. The
+ * instance topic gets the change itself; each group topic the row as it was
+ * and is *in that group* (null where it was or is not in it), so the
+ * subscriber's verdict only has to compare visibility before and after.
+ * Related rows that active subscribers' policies read are loaded once here,
+ * per event, for all of them.
+ */
+export class Router {
+  constructor(
+    private readonly models: ModelRegistry,
+    private readonly needs: RelationNeeds,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  /** Publishes a change, and the transitions it causes for rows that point at it, through `publish`. */
+  async route(change: RowChange, publish: Publish): Promise<void> {
+    const model = this.models.forMetadata(change.metadata);
+    if (!model) return;
+    const before = change.op === 'insert' ? null : { ...change.before };
+    const after = change.op === 'delete' ? null : { ...change.after };
+    const cursor = change.cursor ? formatCursor(change.cursor) : undefined;
+    await loadRelations(this.dataSource.manager, model, [before, after], this.needs.paths(model));
+    publishChange(publish, model, change.id, before, after, false, cursor);
+    if (change.op === 'update') await this.routeDependents(change, publish, cursor);
+  }
+
+  /** A custom event about `row`, to the event topics of the groups the row is in. */
+  async routeEvent(model: ResourceModel, name: string, payload: unknown, row: Record<string, unknown>, publish: Publish): Promise<void> {
+    const type = model.names.type;
+    const after: Record<string, unknown> = { ...row };
+    await loadRelations(this.dataSource.manager, model, [after], this.needs.paths(model));
+    const id = row[model.primary.propertyName] as string | number;
+    for (const [group, value] of groupMoves(model, null, row)) {
+      publish(topic.event(type, name, group, value), { type, id, before: null, after, payload });
+    }
+  }
+
+  /**
+   * An update of a row that active subscribers' read policies look at
+   * through a many-to-one relation (`Task.list` for `{ list: { private:
+   * false } }`) changes which rows pointing at it they may see, though none
+   * of those rows changed. Each such row is published with the related row
+   * as it was and as it is, transition-only: a subscriber for whom it
+   * disappears gets DELETED, one for whom it appears CREATED, others
+   * nothing. One query per resource and relation, only while subscribers
+   * with such a policy exist. (First relation level only.)
+   */
+  private async routeDependents(change: RowChange, publish: Publish, cursor: string | undefined): Promise<void> {
+    const { before: was, after: is } = change;
+    if (!was || !is || !Object.keys({ ...was, ...is }).some((k) => !sameValue(was[k], is[k]))) return;
+    for (const model of this.models.all) {
+      for (const name of this.needs.relations(model)) {
+        const relation = model.metadata.relations.find((r) => r.propertyName === name);
+        if (!relation || relation.inverseEntityMetadata.target !== change.metadata.target || !relation.joinColumns.length) continue;
+        const rows = await rowsReferencing(this.dataSource.manager, model.metadata, relation, change.id);
+        const pairs = rows.map((row) => {
+          const plain = snapshot(model.metadata, row)!;
+          return { id: plain[model.primary.propertyName] as string | number, before: { ...plain, [name]: { ...was } }, after: { ...plain, [name]: { ...is } } };
+        });
+        await loadRelations(this.dataSource.manager, model, pairs.flatMap((p) => [p.before, p.after]), this.needs.paths(model));
+        for (const p of pairs) publishChange(publish, model, p.id, p.before, p.after, true, cursor);
+      }
+    }
+  }
+}
+
+function publishChange(
+  publish: Publish, model: ResourceModel, id: string | number,
+  before: Record<string, unknown> | null, after: Record<string, unknown> | null, transitionOnly: boolean, cursor: string | undefined,
+): void {
+  const type = model.names.type;
+  const extra = { ...(transitionOnly ? { transitionOnly } : {}), ...(cursor ? { cursor } : {}) };
+  publish(topic.instance(type, id), { type, id, before, after, ...extra });
+  for (const [group, value, wasIn, isIn] of groupMoves(model, before, after)) {
+    publish(topic.group(type, group, value), { type, id, before: wasIn ? before : null, after: isIn ? after : null, ...extra });
+  }
+}
+
+/** Per group value the row is in before or after: `[group, value, wasIn, isIn]`. */
+export function* groupMoves(
+  model: ResourceModel,
+  before: Record<string, unknown> | null,
+  after: Record<string, unknown> | null,
+): Generator<[string, string, boolean, boolean]> {
+  for (const [group, fn] of Object.entries(model.options.groups ?? {})) {
+    const was = new Set(before ? groupValues(fn(before)) : []);
+    const is = new Set(after ? groupValues(fn(after)) : []);
+    for (const value of was) yield [group, value, true, is.has(value)];
+    for (const value of is) if (!was.has(value)) yield [group, value, false, true];
+  }
+}

@@ -1,2 +1,0 @@
-export * from './where';
-export * from './evaluate';

@@ -1,0 +1,145 @@
+import type { ExecutionArgs } from 'graphql';
+import { getOperationAST } from 'graphql';
+import type { Disposable } from 'graphql-ws';
+import { isAsyncIterable, mapAsyncIterator } from 'graphql-yoga';
+import type { YogaServerInstance } from 'graphql-yoga';
+import type { WebSocketServer } from 'ws';
+import type { Authenticate, AuthUser } from '../../define/context';
+import { DIRECT_DELIVERY } from '../../live/delivery/direct-target';
+import { resolveCaller } from '../auth';
+import { clientErrors, formatError } from '../error-format';
+import { slabEncoder } from './frame-writer';
+import { useGraphqlWs } from './graphql-ws';
+import { SocketTarget, type SocketTransport } from './socket-target';
+
+/**
+ * Key under which the WebSocket caller travels into yoga's context function.
+ * A symbol, so no client-supplied field can impersonate it.
+ */
+export const WS_USER = Symbol('typeorm-graphql-live.wsUser');
+
+/** What graphql-ws keeps per connection in `ctx.extra` (besides the socket). */
+interface ConnectionExtra extends Record<PropertyKey, unknown> {
+  user: AuthUser | null;
+}
+
+type Enveloped = ReturnType<YogaServerInstance<any, any>['getEnveloped']>;
+
+/**
+ * The recipe's trick: the enveloped execute/subscribe ride along in
+ * rootValue — and, for subscriptions, the direct target a live
+ * subscription field may take instead of yielding results to graphql-ws.
+ */
+type EnvelopedArgs = ExecutionArgs & {
+  rootValue: { execute: Enveloped['execute']; subscribe: Enveloped['subscribe']; [DIRECT_DELIVERY]?: SocketTarget };
+};
+
+export interface WebSocketTransportOptions {
+  authenticate: Authenticate;
+  /** Same switch as yoga's `maskedErrors`; also hides internal messages in close reasons. */
+  maskedErrors: boolean;
+}
+
+/**
+ * Serves graphql-ws (`graphql-transport-ws`) on `wss` through yoga's envelop,
+ * following yoga's graphql-ws recipe, so WebSocket operations share the
+ * parse/validate cache, the context function, plugins and error masking
+ * with HTTP and SSE. Authentication happens once per connection, in
+ * `onConnect`.
+ *
+ * graphql-ws runs the protocol (init, auth, subscribe, validation, errors,
+ * complete, ping, close codes) for every operation. Results of the live
+ * subscription fields take a shorter way: graphql-ws would execute,
+ * serialize and send each event once per subscriber, through a promise chain
+ * per subscriber; instead the engine executes and serializes once per
+ * delivery class, and each subscriber's {@link SocketTarget} writes the
+ * shared JSON inside its own `next` frame. Subscribe-time errors, the end
+ * of a subscription and SLOW_CONSUMER still travel through graphql-ws.
+ */
+export function useWebSocketTransport(
+  yoga: YogaServerInstance<any, any>,
+  wss: WebSocketServer,
+  { authenticate, maskedErrors }: WebSocketTransportOptions,
+): Disposable {
+  /**
+   * Errors that escape envelop (a subscription source that throws mid-stream,
+   * a context factory that rejects) would otherwise close the socket with
+   * 4500 and the raw message; report them as GraphQL errors, masked like HTTP.
+   */
+  const toClientError = clientErrors(maskedErrors, (error) => yoga.logger.error(error));
+
+  const direct: SocketTransport = {
+    serialize: (result) =>
+      JSON.stringify(result.errors?.length ? { ...result, errors: result.errors.map((error) => formatError(toClientError(error))) } : result),
+    failure: (error) => ({ value: { errors: [toClientError(error)] }, done: false }),
+    encode: slabEncoder(),
+  };
+
+  return useGraphqlWs<Record<string, unknown> | undefined, ConnectionExtra>(
+    {
+      // In production mode internal error messages stay out of close reasons.
+      isProd: maskedErrors,
+
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const caller = await resolveCaller(params.authorization ?? params.Authorization, authenticate);
+        if (caller.refused !== undefined) {
+          yoga.logger.debug(`WebSocket connection refused: ${caller.refused}`);
+          return false; // graphql-ws closes with 4403 Forbidden
+        }
+        ctx.extra.user = caller.user;
+        return true;
+      },
+
+      onSubscribe: async (ctx, id, payload) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          [WS_USER]: ctx.extra.user ?? null,
+          connectionParams: ctx.connectionParams,
+          socket: ctx.extra.socket,
+          params: payload,
+        });
+        try {
+          // parse throws a GraphQLError on bad syntax: answer it, don't drop the socket.
+          const document = parse(payload.query);
+          const errors = validate(schema, document);
+          if (errors.length > 0) return errors;
+          const args: EnvelopedArgs = {
+            schema,
+            document,
+            operationName: payload.operationName,
+            variableValues: payload.variables,
+            contextValue: await contextFactory(),
+            rootValue: { execute, subscribe },
+          };
+          if (getOperationAST(document, payload.operationName)?.operation === 'subscription') {
+            args.rootValue[DIRECT_DELIVERY] = new SocketTarget(ctx.extra.socket, id, payload, args, direct);
+          }
+          return args;
+        } catch (error) {
+          return [toClientError(error)];
+        }
+      },
+
+      execute: (args) => (args as EnvelopedArgs).rootValue.execute(args),
+
+      subscribe: async (args) => {
+        const { rootValue } = args as EnvelopedArgs;
+        const result = await rootValue.subscribe(args);
+        if (!isAsyncIterable(result)) return result;
+        // A live field took the direct target: graphql-ws follows the subscriber itself (see
+        // SocketTarget). The wrappers around the field's result are dropped unstarted: yoga's
+        // plugins hook nothing into the end of a stream, only into its results and errors.
+        const target = rootValue[DIRECT_DELIVERY];
+        if (target?.following) return target;
+        return mapAsyncIterator(result, (value) => value, (error: unknown) => ({ errors: [toClientError(error)] }));
+      },
+
+      // Serialize errors the way yoga's HTTP result processor does, so a
+      // client sees the same error on every transport.
+      onError: (_ctx, _id, _payload, errors) => errors.map(formatError),
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors?.length ? { ...result, errors: result.errors.map(formatError) } : undefined,
+    },
+    wss,
+  );
+}
