@@ -16,7 +16,7 @@ export interface SchemaExtensions {
 }
 
 /**
- * Models → an executable schema with the pinned names of DESIGN: SDL per
+ * Models → an executable schema with the generated names of ../model/names.ts: SDL per
  * resource, CRUD resolvers over TypeORM, subscription fields fed by
  * `engine`. Pure: it starts nothing.
  */

@@ -66,7 +66,7 @@ const AFTER_ARG = `"""
     """
     after: String`;
 
-/** Query, Mutation and Subscription fields of one resource (DESIGN's pinned names). */
+/** Query, Mutation and Subscription fields of one resource, named by the inflection (../model/names.ts). */
 export function rootFields(m: ResourceModel): { query: string[]; mutation: string[]; subscription: string[] } {
   const n = m.names;
   const query = [

@@ -19,7 +19,7 @@ export type GraphqlWsOptions<P extends ConnectionInitMessage['payload'], E exten
  * graphql-ws holds a connection's `extra`, and the handler of the message
  * that started an operation, for as long as the operation runs — for a
  * subscription, its whole life. There, `extra` also held the HTTP upgrade
- * request (about 1 kB with its headers, used by nothing after the upgrade),
+ * request (with all its headers, used by nothing after the upgrade),
  * and each message handler was an async function whose suspended frame kept
  * the message's Buffer. Here `extra` is the socket alone, and a handler
  * keeps only its promise.
