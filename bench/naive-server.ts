@@ -112,7 +112,7 @@ serveChild('naive-server', async () => {
     },
   });
 
-  const yoga = createYoga<{}, Context>({
+  const yoga = createYoga<object, Context>({
     schema,
     graphiql: false,
     logging: false,

@@ -649,7 +649,10 @@ export async function runOne(ctx: RunContext): Promise<RunResult> {
 
     let refused = 0;
     let silent = 0;
-    for (const c of conns) for (const op of c.ops.values()) if (op.mustBeSilent) op.refused ? refused++ : silent++;
+    for (const c of conns) for (const op of c.ops.values()) if (op.mustBeSilent) {
+      if (op.refused) refused++;
+      else silent++;
+    }
     result.refusedOps = refused;
     result.silentOps = silent;
     if (ctx.isAborted()) result.status = 'aborted';

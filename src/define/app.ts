@@ -19,6 +19,7 @@ export interface AppSetup {
  * @example export default defineApp({ entities: [Task], setup: (ds) => ({ resources: [resource(Task)], authenticate }) })
  */
 export interface LiveApp {
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- entity classes, typed as TypeORM types them
   entities: Function[];
   setup(dataSource: DataSource): AppSetup | Promise<AppSetup>;
   /** Called by `serve` after the schema is synchronized; should do nothing on a database that already has data. */

@@ -99,6 +99,7 @@ export async function databaseExists(name: string): Promise<boolean> {
  */
 export async function testDataSource(
   url: string,
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- entity classes, typed as TypeORM types them
   entities: Function[],
   extra: Partial<PostgresOptions> = {},
 ): Promise<DataSource> {
