@@ -35,20 +35,20 @@ export class BadUserInputError extends LiveError {
 }
 
 export class UnauthenticatedError extends LiveError {
-  constructor(message = 'Authentication required') {
-    super('UNAUTHENTICATED', message);
+  constructor(message = 'Authentication required', extra: Record<string, unknown> = {}) {
+    super('UNAUTHENTICATED', message, extra);
   }
 }
 
 export class ForbiddenError extends LiveError {
-  constructor(message: string) {
-    super('FORBIDDEN', message);
+  constructor(message: string, extra: Record<string, unknown> = {}) {
+    super('FORBIDDEN', message, extra);
   }
 }
 
 export class NotFoundError extends LiveError {
-  constructor(message: string) {
-    super('NOT_FOUND', message);
+  constructor(message: string, extra: Record<string, unknown> = {}) {
+    super('NOT_FOUND', message, extra);
   }
 }
 

@@ -1,4 +1,5 @@
-import type { EntityManager } from 'typeorm';
+import type { EntityManager, FindOneOptions } from 'typeorm';
+import { ormCaptureOf } from '../capture/orm/subscriber';
 import type { LiveContext } from '../define/context';
 import type { CustomAction } from '../define/resource';
 import { BadUserInputError, NotFoundError } from '../errors';
@@ -49,10 +50,13 @@ async function assertReferencesVisible(manager: EntityManager, model: ResourceMo
  * that checks the policy it must now satisfy: null when it does not (the
  * caller then refuses the write and the transaction rolls back).
  */
-async function reloadIf(manager: EntityManager, model: ResourceModel, condition: Condition, id: unknown): Promise<any> {
+async function reloadIf(manager: EntityManager, model: ResourceModel, condition: Condition, id: string | number): Promise<any> {
   const where = both(condition, [{ [model.primary.propertyName]: id }]);
   if (where === false) return null;
-  return manager.getRepository(model.metadata.target).findOne({ where: toFindWhere(where), ...rowFindOptions(model) });
+  const row = await manager.getRepository(model.metadata.target).findOne({ where: toFindWhere(where), ...rowFindOptions(model) });
+  // The change ORM capture recorded for this write gets the row as the database now holds it.
+  if (row) ormCaptureOf(manager.connection)?.amend(manager.queryRunner, model.metadata, id, row);
+  return row;
 }
 
 /**
@@ -77,21 +81,35 @@ export async function createRow(model: ResourceModel, models: ModelRegistry, inp
 }
 
 /**
- * Loads the row for a write under the caller's read policy (invisible →
- * NOT_FOUND, never revealing that it exists) and checks the write policy
- * (visible but not writable → FORBIDDEN).
+ * Loads and locks the row for a write (`FOR UPDATE` of its table, in the
+ * query that checks the caller's read and write policies) so that until
+ * commit nobody else can change or delete it: what is loaded is the exact
+ * before-image, and `save()` cannot write stale columns back over a
+ * concurrent commit. Invisible → NOT_FOUND (never revealing that it
+ * exists); visible but not writable → FORBIDDEN.
  */
 async function rowForWrite(manager: EntityManager, model: ResourceModel, action: 'patch' | 'delete', id: string | number, ctx: LiveContext): Promise<any> {
   const read = both(conditionFor(model, 'retrieve', ctx), [{ [model.primary.propertyName]: id }]);
-  const find = (where: Condition) => (where === false ? null : manager.getRepository(model.metadata.target).findOne({ where: toFindWhere(where) }));
-  // The usual case in one query: visible and writable. Only a refusal asks again, to tell NOT_FOUND from FORBIDDEN.
-  const writable = await find(both(read, conditionFor(model, action, ctx)));
-  if (writable) return writable;
-  if (!(await find(read))) throw new NotFoundError(`${model.names.type}:${id} not found`);
+  const repo = manager.getRepository(model.metadata.target);
+  const lock: FindOneOptions['lock'] = { mode: 'pessimistic_write', tables: [model.metadata.tableNameWithoutPrefix] };
+  const find = (where: Condition, locked: boolean) => (where === false ? null : repo.findOne({ where: toFindWhere(where), ...(locked ? { lock } : {}) }));
+  const writable = both(read, conditionFor(model, action, ctx));
+  // The usual case in one query: visible, writable, locked.
+  const row = await find(writable, true);
+  if (row) return row;
+  // Waiting for another writer's lock, PostgreSQL rechecks the condition against that writer's row
+  // with the related rows it had joined before: ask once more, now that the row has settled.
+  const again = await find(writable, true);
+  if (again) return again;
+  if (!(await find(read, false))) throw new NotFoundError(`${model.names.type}:${id} not found`);
   throw refusal(ctx, `${action} ${model.names.type}:${id}`);
 }
 
-/** `patchTask(id, input)`: a partial update; the write policy must hold before and after (no moving a row out of reach). */
+/**
+ * `patchTask(id, input)`: a partial update of the locked row; the write
+ * policy must hold before and after (no moving a row out of reach). The
+ * answer, and the event's after-image, are the row read back after the write.
+ */
 export async function patchRow(model: ResourceModel, models: ModelRegistry, rawId: unknown, input: Record<string, unknown>, ctx: LiveContext): Promise<any> {
   const id = parseId(model, rawId);
   await assertPermission(model, 'patch', ctx, { id: rawId, input }, `${model.names.type}:${id}`);
@@ -108,7 +126,7 @@ export async function patchRow(model: ResourceModel, models: ModelRegistry, rawI
   });
 }
 
-/** `deleteTask(id)`: `remove` (so ORM subscribers see it); returns the id. */
+/** `deleteTask(id)`: the locked row, which the delete policy allows, is `remove`d (so ORM subscribers see it); returns the id. */
 export async function deleteRow(model: ResourceModel, rawId: unknown, ctx: LiveContext): Promise<string> {
   const id = parseId(model, rawId);
   await assertPermission(model, 'delete', ctx, { id: rawId }, `${model.names.type}:${id}`);

@@ -1,5 +1,7 @@
 import type { DataSource } from 'typeorm';
+import { NowHistory } from '../change/now-history';
 import type { ChangeLog } from '../change/change-log';
+import type { RowHistory } from '../change/history';
 import type { Cursor } from '../change/cursor';
 import type { RowChange } from '../change/row-change';
 import type { LiveContext } from '../define/context';
@@ -21,6 +23,8 @@ import { PayloadCache } from './verdict';
 export interface LiveEngineOptions {
   dataSource: DataSource;
   models: ModelRegistry;
+  /** Rows as of the change being routed (the capture's); default: as the database has them now. */
+  history?: RowHistory;
   /** How routed events reach subscribers; default in-process. */
   pubsub?: PubSub<LiveEvent>;
   /** Events a subscriber may fall behind before it is ended with SLOW_CONSUMER; default 1000. */
@@ -56,15 +60,17 @@ export class LiveEngine {
   readonly pubsub: PubSub<LiveEvent>;
   private readonly pipeline: Pipeline;
   private readonly router: Router;
+  private readonly history: RowHistory;
   private readonly replayer: Replayer;
   private readonly subscribers: Subscribers;
 
   constructor(options: LiveEngineOptions) {
     const onError = options.onError ?? reportBackgroundError;
     const needs = new RelationNeeds();
-    this.pubsub = options.pubsub ?? inProcessPubSub<LiveEvent>();
+    this.pubsub = options.pubsub ?? inProcessPubSub<LiveEvent>(onError);
     this.pipeline = new Pipeline(onError);
-    this.router = new Router(options.models, needs, options.dataSource);
+    this.history = options.history ?? new NowHistory(options.dataSource);
+    this.router = new Router(options.models, needs, this.history);
     this.replayer = new Replayer(this.pipeline, this.router);
     this.subscribers = new Subscribers({
       pubsub: this.pubsub,
@@ -98,7 +104,11 @@ export class LiveEngine {
    */
   ingest(changes: RowChange[]): Promise<void> {
     return this.pipeline.enqueue(changes.map((change) => async () => {
-      await this.router.route(change, this.publish);
+      try {
+        await this.router.route(change, this.publish);
+      } finally {
+        this.history.routed?.(change);
+      }
       if (change.cursor) this.replayer.routedThrough(change.cursor.position);
     }));
   }

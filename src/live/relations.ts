@@ -1,5 +1,7 @@
-import type { EntityManager, EntityMetadata } from 'typeorm';
-import { rowKey } from '../change/row-change';
+import type { EntityMetadata } from 'typeorm';
+import type { RelationMetadata } from 'typeorm/metadata/RelationMetadata';
+import type { RowHistory, RowState } from '../change/history';
+import type { RowChange } from '../change/row-change';
 import type { ResourceModel } from '../model/resource-model';
 
 /**
@@ -38,46 +40,56 @@ function isLoaded(value: unknown): boolean {
   return value !== null && value !== undefined && typeof value === 'object';
 }
 
+interface Step {
+  holder: Record<string, unknown>;
+  metadata: EntityMetadata;
+  parts: string[];
+}
+
 /**
- * Loads the related rows along `paths` onto each row, once per event: each
- * related row is read once however many rows point at it. Walking
- * `list.owner` loads `list` on the way, so path order does not matter.
+ * Loads the related rows along `paths` onto each row, as of just after the
+ * change `at` (see {@link RowHistory}): level by level, each related table
+ * asked once per level for every row it must give. Walking `list.owner`
+ * loads `list` on the way, so path order does not matter.
  */
 export async function loadRelations(
-  manager: EntityManager,
+  history: RowHistory,
   model: ResourceModel,
   rows: (Record<string, unknown> | null)[],
   paths: string[],
+  at: RowChange | undefined,
 ): Promise<void> {
   if (!paths.length) return;
-  const cache = new Map<string, Promise<Record<string, unknown> | null>>();
-  const load = (metadata: EntityMetadata, id: unknown) => {
-    const key = rowKey(metadata, id as string | number);
-    let row = cache.get(key);
-    if (!row) {
-      row = manager.findOne(metadata.target, { where: { [metadata.primaryColumns[0].propertyName]: id } as Record<string, any> }) as Promise<Record<string, unknown> | null>;
-      cache.set(key, row);
-    }
-    return row;
-  };
-  for (const row of rows) {
-    if (!row) continue;
-    for (const path of paths) {
-      let holder: Record<string, unknown> | null = row;
-      let metadata = model.metadata;
-      for (const part of path.split('.')) {
-        if (!holder) break;
-        const relation = metadata.relations.find((r) => r.propertyName === part);
-        if (!relation) break;
-        if (!isLoaded(holder[part])) {
-          const id = relation.joinColumns[0] ? holder[relation.joinColumns[0].propertyName] : undefined;
-          const related = id === undefined || id === null ? null : await load(relation.inverseEntityMetadata, id);
-          // A copy per row: events may annotate their rows, the cache must stay clean.
-          holder[part] = related ? { ...related } : null;
-        }
-        holder = holder[part] as Record<string, unknown> | null;
-        metadata = relation.inverseEntityMetadata;
+  let steps: Step[] = [];
+  for (const row of rows) if (row) for (const path of paths) steps.push({ holder: row, metadata: model.metadata, parts: path.split('.') });
+  while (steps.length) {
+    const wanted = new Map<EntityMetadata, Set<string | number>>();
+    const pending: { step: Step; relation: RelationMetadata; id: unknown }[] = [];
+    for (const step of steps) {
+      const relation = step.metadata.relations.find((r) => r.propertyName === step.parts[0]);
+      if (!relation) continue;
+      const current = step.holder[relation.propertyName];
+      const id = isLoaded(current) ? undefined : relation.joinColumns[0] ? step.holder[relation.joinColumns[0].propertyName] : undefined;
+      if (id !== undefined && id !== null) {
+        const target = relation.inverseEntityMetadata;
+        if (!wanted.has(target)) wanted.set(target, new Set());
+        wanted.get(target)!.add(id as string | number);
       }
+      pending.push({ step, relation, id });
     }
+    const loaded = new Map<EntityMetadata, Map<string, RowState>>();
+    for (const [metadata, ids] of wanted) loaded.set(metadata, await history.rowsAsOf(metadata, [...ids], at));
+    const next: Step[] = [];
+    for (const { step, relation, id } of pending) {
+      const part = relation.propertyName;
+      if (!isLoaded(step.holder[part])) {
+        const state = id === undefined || id === null ? null : loaded.get(relation.inverseEntityMetadata)?.get(String(id)) ?? null;
+        // A copy per row: events may annotate their rows, loaded states stay clean.
+        step.holder[part] = state ? { ...state } : null;
+      }
+      const related = step.holder[part] as Record<string, unknown> | null;
+      if (related && step.parts.length > 1) next.push({ holder: related, metadata: relation.inverseEntityMetadata, parts: step.parts.slice(1) });
+    }
+    steps = next;
   }
 }

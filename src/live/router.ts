@@ -1,8 +1,7 @@
-import type { DataSource } from 'typeorm';
 import { formatCursor } from '../change/cursor';
-import { snapshot, type RowChange } from '../change/row-change';
+import type { RowHistory } from '../change/history';
+import type { RowChange } from '../change/row-change';
 import type { ModelRegistry } from '../model/registry';
-import { rowsReferencing } from '../model/relations';
 import type { ResourceModel } from '../model/resource-model';
 import { sameValue } from '../policy/evaluate';
 import type { Publish } from './events';
@@ -15,13 +14,14 @@ import { groupValues, topic } from './topics';
  * and is *in that group* (null where it was or is not in it), so the
  * subscriber's verdict only has to compare visibility before and after.
  * Related rows that active subscribers' policies read are loaded once here,
- * per event, for all of them.
+ * per event, for all of them — as they were just after the change, not as
+ * they are now (./relations.ts, ../change/history.ts).
  */
 export class Router {
   constructor(
     private readonly models: ModelRegistry,
     private readonly needs: RelationNeeds,
-    private readonly dataSource: DataSource,
+    private readonly history: RowHistory,
   ) {}
 
   /** Publishes a change, and the transitions it causes for rows that point at it, through `publish`. */
@@ -31,7 +31,7 @@ export class Router {
     const before = change.op === 'insert' ? null : { ...change.before };
     const after = change.op === 'delete' ? null : { ...change.after };
     const cursor = change.cursor ? formatCursor(change.cursor) : undefined;
-    await loadRelations(this.dataSource.manager, model, [before, after], this.needs.paths(model));
+    await loadRelations(this.history, model, [before, after], this.needs.paths(model), change);
     publishChange(publish, model, change.id, before, after, false, cursor);
     if (change.op === 'update') await this.routeDependents(change, publish, cursor);
   }
@@ -40,7 +40,7 @@ export class Router {
   async routeEvent(model: ResourceModel, name: string, payload: unknown, row: Record<string, unknown>, publish: Publish): Promise<void> {
     const type = model.names.type;
     const after: Record<string, unknown> = { ...row };
-    await loadRelations(this.dataSource.manager, model, [after], this.needs.paths(model));
+    await loadRelations(this.history, model, [after], this.needs.paths(model), undefined);
     const id = row[model.primary.propertyName] as string | number;
     for (const [group, value] of groupMoves(model, null, row)) {
       publish(topic.event(type, name, group, value), { type, id, before: null, after, payload });
@@ -64,12 +64,12 @@ export class Router {
       for (const name of this.needs.relations(model)) {
         const relation = model.metadata.relations.find((r) => r.propertyName === name);
         if (!relation || relation.inverseEntityMetadata.target !== change.metadata.target || !relation.joinColumns.length) continue;
-        const rows = await rowsReferencing(this.dataSource.manager, model.metadata, relation, change.id);
-        const pairs = rows.map((row) => {
-          const plain = snapshot(model.metadata, row)!;
+        // The rows that pointed at it just after this change: a row that has moved away since is one of them.
+        const rows = await this.history.dependentsAsOf(model.metadata, relation, change.id, change);
+        const pairs = rows.map((plain) => {
           return { id: plain[model.primary.propertyName] as string | number, before: { ...plain, [name]: { ...was } }, after: { ...plain, [name]: { ...is } } };
         });
-        await loadRelations(this.dataSource.manager, model, pairs.flatMap((p) => [p.before, p.after]), this.needs.paths(model));
+        await loadRelations(this.history, model, pairs.flatMap((p) => [p.before, p.after]), this.needs.paths(model), change);
         for (const p of pairs) publishChange(publish, model, p.id, p.before, p.after, true, cursor);
       }
     }

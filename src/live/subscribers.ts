@@ -86,7 +86,14 @@ export class Subscribers {
     this.queues.add(queue);
     this.o.needs.count(model, paths, +1);
     const deliver = (event: LiveEvent) => {
-      const item = verdict(event);
+      let item: unknown;
+      try {
+        item = verdict(event);
+      } catch (error) {
+        // This subscriber's check failed: it alone ends, the others still get the change.
+        this.o.onError(error);
+        return queue.fail(error);
+      }
       if (item !== SKIP) queue.push(item);
     };
     if (!after) stop = this.o.pubsub.subscribe(topicName, deliver);

@@ -28,7 +28,10 @@ export function subscriptionResolvers(models: ModelRegistry, engine: LiveEngine)
       subscribe: async (root: unknown, args: { id: string; after?: string | null }, ctx: LiveContext) => {
         const id = parseId(m, args.id);
         await assertPermission(m, 'retrieve', ctx, args, `${type}:${id}`);
-        if (!(await loadVisible(m, id, ctx))) throw new NotFoundError(`${type}:${id} not found`);
+        if (!(await loadVisible(m, id, ctx))) {
+          // Resuming, the row may have left the caller's sight meanwhile: what it shows of it is stale.
+          throw new NotFoundError(`${type}:${id} not found`, args.after ? { clear: true } : {});
+        }
         const after = await resumeFrom(args.after);
         return engine.subscribe(m, topic.instance(type, id), ctx, conditionFor(m, 'retrieve', ctx), directTargetOf(root), after);
       },
@@ -46,7 +49,10 @@ export function subscriptionResolvers(models: ModelRegistry, engine: LiveEngine)
       const field = m.byName.get(group);
       if (field?.relation) {
         const target = models.targetOf(field);
-        if (!(await loadVisible(target, parseId(target, value), ctx))) throw refusal(ctx, what);
+        if (!(await loadVisible(target, parseId(target, value), ctx))) {
+          // Resuming, the group may have left the caller's sight meanwhile: what it shows of it is stale.
+          throw refusal(ctx, what, args.after ? { clear: true } : {});
+        }
       }
       const condition = conditionFor(m, 'list', ctx);
       if (event) return engine.subscribeEvent(m, topic.event(type, event, group, value), ctx, condition, directTargetOf(root));

@@ -29,10 +29,10 @@ export function conditionFor(model: ResourceModel, action: Action | 'read', ctx:
 }
 
 /** The refusal of `what` for this caller: UNAUTHENTICATED when anonymous (signing in may help), FORBIDDEN otherwise. */
-export function refusal(ctx: LiveContext, what: string): Error {
+export function refusal(ctx: LiveContext, what: string, extensions: Record<string, unknown> = {}): Error {
   return ctx.user == null
-    ? new UnauthenticatedError(`Authentication required to ${what}`)
-    : new ForbiddenError(`Not allowed to ${what}`);
+    ? new UnauthenticatedError(`Authentication required to ${what}`, extensions)
+    : new ForbiddenError(`Not allowed to ${what}`, extensions);
 }
 
 /** Throws UNAUTHENTICATED (anonymous) or FORBIDDEN unless the action's permission allows the caller. */

@@ -10,6 +10,7 @@ import { LiveEngine, type LiveEngineOptions } from '../live/engine';
 import type { LiveEvent } from '../live/events';
 import { ModelRegistry } from '../model/registry';
 import type { ResourceModel } from '../model/resource-model';
+import type { RowChange } from '../change/row-change';
 import type { PubSub } from '../pubsub/types';
 import { buildSchema } from '../schema/build-schema';
 import { Releasers } from './releasers';
@@ -97,23 +98,31 @@ export function createLiveRuntime({
   if (!['orm', 'database', 'none'].includes(capture)) throw new SchemaDefinitionError(`capture must be 'orm', 'database' or 'none', not ${JSON.stringify(capture)}`);
   if (dataSource.entityMetadatas.length === 0) throw new SchemaDefinitionError('createLiveRuntime needs an initialized DataSource (its entity metadata is empty)');
   const models = ModelRegistry.build(dataSource, resources);
-  const engine = new LiveEngine({ dataSource, models, pubsub, queueLimit: subscriberQueueLimit, visibilityKey, onError });
-  const schema = buildSchema(models, engine, { defaultLimit, maxLimit }, { typeDefs, resolvers });
-
-  // Capture starts last, so a schema error leaves no subscriber behind on the DataSource.
+  const tables = models.all.map((m) => m.metadata);
   const releasers = new Releasers();
-  releasers.add(() => engine.close());
-  releasers.add(() => engine.idle());
+  // The engine needs its capture's row history, the capture needs the engine as its sink (called only once writes come).
+  const ingest = (changes: RowChange[]): Promise<void> => engine.ingest(changes);
   // In database capture the ORM subscriber records nothing: it only holds
   // custom events until their transaction commits.
   const orm = capture !== 'none' && dataSource.isInitialized
-    ? startOrmCapture(dataSource, capture === 'orm' ? models.all.map((m) => m.metadata.target) : [], (changes) => void engine.ingest(changes))
+    ? startOrmCapture(dataSource, capture === 'orm' ? models.all.map((m) => m.metadata.target) : [], (changes) => void ingest(changes))
     : undefined;
   if (orm) releasers.add(() => stopOrmCapture(orm, dataSource));
-  const tables = models.all.map((m) => m.metadata);
   const outbox = capture === 'database' && dataSource.isInitialized
-    ? new OutboxReader(dataSource, tables, (changes) => engine.ingest(changes), { onError, ...outboxOptions })
+    ? new OutboxReader(dataSource, tables, ingest, { onError, ...outboxOptions })
     : undefined;
+  const history = capture === 'orm' ? orm : outbox?.history;
+  const engine = new LiveEngine({ dataSource, models, history, pubsub, queueLimit: subscriberQueueLimit, visibilityKey, onError });
+  releasers.add(() => engine.close());
+  releasers.add(() => engine.idle());
+  let schema: GraphQLSchema;
+  try {
+    schema = buildSchema(models, engine, { defaultLimit, maxLimit }, { typeDefs, resolvers });
+  } catch (error) {
+    // A schema error leaves nothing behind on the DataSource.
+    void releasers.release();
+    throw error;
+  }
   let ready = Promise.resolve();
   if (outbox) {
     engine.useChangeLog(outbox);

@@ -5,6 +5,7 @@ import type { ChangeSink } from '../../change/row-change';
 import { reportBackgroundError } from '../../errors';
 import { qualifiedTable } from '../../model/tables';
 import { decodeTransactions, type OutboxRow } from './decode';
+import { OutboxHistory } from './history';
 import { OutboxListener } from './listener';
 import { outboxObjects } from './migration';
 import { prune, retains, type OutboxRetention } from './retention';
@@ -39,6 +40,8 @@ export class OutboxReader implements ChangeLog {
   private readonly o: ReturnType<typeof outboxObjects>;
   private readonly byTable: Map<string, EntityMetadata>;
   private readonly listener: OutboxListener | undefined;
+  /** Rows as of a change, from the outbox: the engine's row history in database capture. */
+  readonly history: OutboxHistory;
   private last: Cursor = afterTransaction(0n);
   private running = false;
   private reading: Promise<void> | undefined;
@@ -55,6 +58,7 @@ export class OutboxReader implements ChangeLog {
   ) {
     this.o = outboxObjects(options.schema);
     this.byTable = new Map(tables.map((m) => [qualifiedTable(m), m]));
+    this.history = new OutboxHistory(dataSource, this.o);
     this.onError = options.onError ?? reportBackgroundError;
     if (options.listen !== false) this.listener = new OutboxListener(dataSource, this.o.channel, () => this.wake(), this.onError);
   }

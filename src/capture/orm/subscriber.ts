@@ -1,8 +1,11 @@
 import type {
-  DataSource, EntityManager, EntityMetadata, EntitySubscriberInterface, InsertEvent, QueryRunner, RecoverEvent, RemoveEvent, SoftRemoveEvent,
-  TransactionCommitEvent, TransactionRollbackEvent, TransactionStartEvent, UpdateEvent,
+  DataSource, EntityManager, EntityMetadata, EntitySubscriberInterface, InsertEvent, ObjectLiteral, QueryRunner, RecoverEvent, RemoveEvent,
+  SoftRemoveEvent, TransactionCommitEvent, TransactionRollbackEvent, TransactionStartEvent, UpdateEvent,
 } from 'typeorm';
+import type { RelationMetadata } from 'typeorm/metadata/RelationMetadata';
 import { carryDeletedParents } from '../../change/cascade';
+import type { RowHistory, RowState } from '../../change/history';
+import { NowHistory } from '../../change/now-history';
 import { collapse, rowKey, snapshot, type ChangeSink, type RowChange } from '../../change/row-change';
 import { scalarId } from '../../model/ids';
 import { rowsReferencing } from '../../model/relations';
@@ -11,6 +14,8 @@ import { rowsReferencing } from '../../model/relations';
 interface Frame {
   changes: RowChange[];
   deferred: (() => void)[];
+  /** The outermost frame once COMMIT is under way: its changes are collapsed and in flight. */
+  committing?: boolean;
 }
 
 /**
@@ -23,13 +28,25 @@ interface Frame {
  *
  * QueryBuilder `update()`/`delete()` carry no ids and are not seen; use
  * `bulkUpdate` / `bulkDelete` (./bulk.ts), or database capture.
+ *
+ * It is also the engine's {@link RowHistory}: from the moment a transaction
+ * starts to COMMIT until the engine has routed them, its changes are "in
+ * flight", and a row with a change in flight is, as of the change being
+ * routed, what that change's `before` says — whatever the database already
+ * shows. Exact for writes whose before-image is exact (generated mutations
+ * lock the row they load; see the README for application writes).
  */
-export class OrmCapture implements EntitySubscriberInterface {
+export class OrmCapture implements EntitySubscriberInterface, RowHistory {
   private readonly frames = new WeakMap<QueryRunner, Frame[]>();
+  /** Changes committing or committed but not routed yet, by row, in commit order. */
+  private readonly inFlight = new Map<string, RowChange[]>();
+  private readonly now: NowHistory;
   /** Per runner: rows that ON DELETE CASCADE takes with a row being removed, read before its DELETE. */
   private readonly cascades = new WeakMap<QueryRunner, Map<string, RowChange[]>>();
 
-  constructor(private readonly dataSource: DataSource, private readonly sink: ChangeSink, private readonly entities: Set<unknown>) {}
+  constructor(private readonly dataSource: DataSource, private readonly sink: ChangeSink, private readonly entities: Set<unknown>) {
+    this.now = new NowHistory(dataSource);
+  }
 
   /** Registers with the DataSource (instances pushed here are called like `@EventSubscriber()` classes). */
   install(): this {
@@ -53,7 +70,82 @@ export class OrmCapture implements EntitySubscriberInterface {
 
   /** One transaction's changes (or one statement's, outside a transaction) to the sink, as database capture gives them. */
   private publish(changes: RowChange[]): void {
-    this.sink(collapse(carryDeletedParents(changes)));
+    const collapsed = collapse(carryDeletedParents(changes));
+    this.fly(collapsed);
+    this.sink(collapsed);
+  }
+
+  private fly(changes: RowChange[]): void {
+    for (const change of changes) {
+      const key = rowKey(change.metadata, change.id);
+      const list = this.inFlight.get(key);
+      if (list) list.push(change);
+      else this.inFlight.set(key, [change]);
+    }
+  }
+
+  private land(change: RowChange): void {
+    const key = rowKey(change.metadata, change.id);
+    const list = this.inFlight.get(key);
+    const i = list ? list.indexOf(change) : -1;
+    if (i < 0) return;
+    list!.splice(i, 1);
+    if (!list!.length) this.inFlight.delete(key);
+  }
+
+  /**
+   * The after-image of the row's change recorded in this transaction,
+   * replaced by the row as the database holds it after the write (read back
+   * by the caller in the same transaction): columns set by defaults,
+   * triggers or the database clock are then exact too.
+   */
+  amend(queryRunner: QueryRunner | undefined, metadata: EntityMetadata, id: string | number, row: ObjectLiteral): void {
+    const stack = queryRunner && queryRunner.isTransactionActive ? this.frames.get(queryRunner) : undefined;
+    const key = rowKey(metadata, id);
+    for (let f = (stack?.length ?? 0) - 1; f >= 0; f--) {
+      const changes = stack![f].changes;
+      for (let i = changes.length - 1; i >= 0; i--) {
+        if (changes[i].op !== 'delete' && rowKey(changes[i].metadata, changes[i].id) === key) {
+          changes[i].after = snapshot(metadata, row);
+          return;
+        }
+      }
+    }
+  }
+
+  async rowsAsOf(metadata: EntityMetadata, ids: (string | number)[], at: RowChange | undefined): Promise<Map<string, RowState>> {
+    const out = await this.now.rowsAsOf(metadata, ids);
+    if (!at) return out;
+    for (const id of ids) {
+      const first = this.firstInFlight(metadata, id, at);
+      if (first) out.set(String(id), first.op === 'insert' ? null : { ...first.before });
+    }
+    return out;
+  }
+
+  async dependentsAsOf(dependant: EntityMetadata, relation: RelationMetadata, id: string | number, at: RowChange): Promise<Record<string, unknown>[]> {
+    const fk = relation.joinColumns[0].propertyName;
+    const pk = dependant.primaryColumns[0].propertyName;
+    const out = new Map<string, Record<string, unknown>>();
+    for (const row of await this.now.dependentsAsOf(dependant, relation, id)) {
+      if (!this.firstInFlight(dependant, row[pk] as string | number, at)) out.set(String(row[pk]), row);
+    }
+    // Rows with a change in flight: as they were before it, wherever they point now.
+    for (const [, list] of this.inFlight) {
+      const first = list.find((c) => c !== at);
+      if (!first || first.metadata !== dependant || first.op === 'insert' || !first.before) continue;
+      if (String(first.before[fk]) === String(id)) out.set(String(first.id), { ...first.before });
+    }
+    return [...out.values()].sort((a, b) => (Number(a[pk]) - Number(b[pk])) || String(a[pk]).localeCompare(String(b[pk])));
+  }
+
+  routed(change: RowChange): void {
+    this.land(change);
+  }
+
+  /** The first change in flight of the row other than `at` itself (those before `at` have been routed). */
+  private firstInFlight(metadata: EntityMetadata, id: string | number, at: RowChange): RowChange | undefined {
+    return this.inFlight.get(rowKey(metadata, id))?.find((c) => c !== at);
   }
 
   /** Runs `work` after the outermost commit of the transaction open on `queryRunner` (never on rollback), or now. */
@@ -71,6 +163,16 @@ export class OrmCapture implements EntitySubscriberInterface {
     this.frames.set(event.queryRunner, stack);
   }
 
+  /** COMMIT is about to be sent: from now on the database may show these changes before the engine has routed them. */
+  beforeTransactionCommit(event: TransactionCommitEvent): void {
+    const stack = this.frames.get(event.queryRunner);
+    if (stack?.length !== 1) return;
+    const frame = stack[0];
+    frame.changes = collapse(carryDeletedParents(frame.changes));
+    frame.committing = true;
+    this.fly(frame.changes);
+  }
+
   afterTransactionCommit(event: TransactionCommitEvent): void {
     const stack = this.frames.get(event.queryRunner);
     const frame = stack?.pop();
@@ -80,12 +182,17 @@ export class OrmCapture implements EntitySubscriberInterface {
       stack[stack.length - 1].deferred.push(...frame.deferred);
       return;
     }
-    if (frame.changes.length) this.publish(frame.changes);
+    if (frame.changes.length) {
+      if (frame.committing) this.sink(frame.changes);
+      else this.publish(frame.changes);
+    }
     for (const work of frame.deferred) work();
   }
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {
-    this.frames.get(event.queryRunner)?.pop();
+    const frame = this.frames.get(event.queryRunner)?.pop();
+    // A COMMIT that failed: its changes never happened.
+    if (frame?.committing) for (const change of frame.changes) this.land(change);
   }
 
   afterInsert(event: InsertEvent<any>): void {

@@ -64,7 +64,13 @@ export class DeliveryClass implements MemberHost {
 
   /** The pubsub listener of the class's topic. */
   readonly onEvent = (event: LiveEvent): void => {
-    const root = this.options.verdict(event);
+    let root: unknown;
+    try {
+      root = this.options.verdict(event);
+    } catch (error) {
+      // This class's check failed (a policy that cannot be evaluated in memory): it alone ends.
+      return this.failAll(error);
+    }
     if (root !== SKIP) this.deliver(root, undefined);
   };
 
@@ -73,7 +79,13 @@ export class DeliveryClass implements MemberHost {
    * execution and serialization as live events, and in order with them.
    */
   replay(member: DirectMember, event: LiveEvent): void {
-    const root = this.options.verdict(event);
+    let root: unknown;
+    try {
+      root = this.options.verdict(event);
+    } catch (error) {
+      this.options.onError(error);
+      return member.fail(error);
+    }
     if (root !== SKIP) this.deliver(root, member);
   }
 
