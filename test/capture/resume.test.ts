@@ -128,6 +128,33 @@ it('resuming applies the permissions of now: refused once the task turned privat
   expect(await owner.until(() => h.patchTask(alice, id, { text: 'marker' }), isText('marker'))).toEqual([]);
 });
 
+it('a resume whose group left the caller\'s sight is refused with extensions.clear; rows that left its sight meanwhile arrive as DELETED', async () => {
+  const list = await h.createList(alice, 'Leaves sight');
+  const hidden = await h.createList(alice, 'Hidden', true);
+  const stays = await h.createTask(alice, list, 'stays');
+  const leaves = await h.createTask(alice, list, 'leaves');
+  const group = await h.subscribe(h.client(bob), GROUP, { list });
+  await h.patchTask(alice, stays, { text: 'stays 1' });
+  const [last] = await group.next(1);
+  group.unsubscribe();
+  await h.settled();
+
+  // Away: one task moves into a private list, then the watched list itself turns private.
+  await h.patchTask(alice, leaves, { list: hidden, text: 'now hidden' });
+  const moved = await h.subscribe(h.client(bob), GROUP, { list, after: last.cursor });
+  expect((await moved.next(1)).map(strip)).toEqual([{ action: 'DELETED', id: leaves, task: null }]);
+  moved.unsubscribe();
+  await h.settled();
+  await h.setListPrivate(alice, list, true);
+  const refused = await h.subscribe(h.client(bob), GROUP, { list, after: moved.events[0].cursor });
+  await refused.waitForEnd();
+  expect(refused.errors).toEqual([expect.objectContaining({ extensions: { code: 'FORBIDDEN', clear: true } })]);
+  // Without `after` the same refusal is an ordinary one: nothing to clear.
+  const plain = await h.subscribe(h.client(bob), GROUP, { list });
+  await plain.waitForEnd();
+  expect(plain.errors).toEqual([expect.objectContaining({ extensions: { code: 'FORBIDDEN' } })]);
+});
+
 it('anonymous replay hides what anonymous callers may not read', async () => {
   const list = await h.createList(alice, 'Anonymous replay');
   const id = await h.createTask(alice, list, 'x');
