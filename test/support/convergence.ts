@@ -49,9 +49,11 @@ export interface ConvergenceResult {
   mismatches: string[];
   /** Values an observer received that it may not read. */
   leaks: string[];
+  /** Subscriptions the server ended on its own (each observer then started over), with the reason. */
+  serverEnds: string[];
 }
 
-interface TaskRow { id: string; text: string; done: boolean | null; list: { id: string } }
+interface TaskRow { id: string; text: string; done: boolean | null; list: { id: string } | null }
 interface Change { action: 'CREATED' | 'UPDATED' | 'DELETED'; id: string; cursor: string | null; task: TaskRow | null }
 
 const GROUP = /* GraphQL */ `
@@ -86,6 +88,9 @@ class Mutex {
 
 interface ListInfo { id: string; owner: LiveUser; secret: boolean }
 
+/** Subscriptions the server ended on its own (not refusals, not our drops): they lower its count behind our back. */
+const serverEnds = { count: 0, reasons: [] as string[] };
+
 class Observer {
   view = new Map<string, TaskRow>();
   cursor: string | undefined;
@@ -115,7 +120,8 @@ class Observer {
   ) {}
 
   private apply(change: Change): void {
-    this.history.push(`${change.action} ${change.id} ${change.task ? `${change.task.text}/${change.task.done}/${change.task.list.id}` : ''} @${change.cursor ?? '-'}`);
+    // `list` is null when the list is out of the observer's sight as the event is executed (a later event follows).
+    this.history.push(`${change.action} ${change.id} ${change.task ? `${change.task.text}/${change.task.done}/${change.task.list?.id ?? '-'}` : ''} @${change.cursor ?? '-'}`);
     if (change.cursor) this.cursor = change.cursor;
     if (change.action === 'DELETED') this.view.delete(change.id);
     else this.view.set(change.id, change.task!);
@@ -163,16 +169,17 @@ class Observer {
       error: (e) => {
         if (generation !== this.generation) return;
         error ??= e;
+        this.endedByServer(ended, e);
         ended = true;
-        this.live = false;
       },
       complete: () => {
         if (generation !== this.generation) return;
+        this.endedByServer(ended, 'complete');
         ended = true;
-        this.live = false;
       },
     });
-    await waitUntil(() => ended || this.h.engine.activeSubscriptions > before, 20_000, () => `${this.name} to be held`);
+    const endsBefore = serverEnds.count;
+    await waitUntil(() => ended || this.h.engine.activeSubscriptions > before - (serverEnds.count - endsBefore), 20_000, () => `${this.name} to be held`);
     if (ended) {
       this.buffer = undefined;
       const code = error?.extensions?.code;
@@ -197,6 +204,21 @@ class Observer {
     this.buffer = undefined;
     for (const change of buffered) this.apply(change);
     return 'fresh';
+  }
+
+  /**
+   * A held subscription ended by the server (SLOW_CONSUMER under load, say): recorded, and
+   * the observer starts over like a refused one — what it shows may be stale.
+   */
+  private endedByServer(alreadyEnded: boolean, reason: unknown): void {
+    if (alreadyEnded || !this.live) return;
+    this.live = false;
+    serverEnds.count++;
+    serverEnds.reasons.push(`${this.name}: ${JSON.stringify(reason instanceof Error ? reason.message : reason)}`);
+    this.refused = true;
+    this.cursor = undefined;
+    this.view.clear();
+    this.history.push('ended by the server');
   }
 
   /** Cuts the socket abruptly, as a network drop would, and waits until the server has let go. */
@@ -235,7 +257,8 @@ export async function runConvergence(h: LiveHarness, options: ConvergenceOptions
   const rand = random(seed);
   const pick = <T>(items: T[]): T => items[Math.floor(rand() * items.length)];
   const tag = `${seed}_${Math.floor(Math.random() * 1e6)}`;
-  const result: ConvergenceResult = { seed, capture, writes: 0, refusedWrites: 0, events: 0, disconnects: 0, resumes: 0, views: 0, mismatches: [], leaks: [] };
+  const result: ConvergenceResult = { seed, capture, writes: 0, refusedWrites: 0, events: 0, disconnects: 0, resumes: 0, views: 0, mismatches: [], leaks: [], serverEnds: [] };
+  const endsAtStart = serverEnds.reasons.length;
 
   const alice = await h.signUp(`alice_${tag}`);
   const bob = await h.signUp(`bob_${tag}`);
@@ -271,7 +294,9 @@ export async function runConvergence(h: LiveHarness, options: ConvergenceOptions
   for (const o of observers) await o.connect(mutex, false);
 
   const sql = capture === 'database' ? new PgClient({ connectionString: (h.ds.options as { url: string }).url }) : undefined;
+  sql?.on('error', () => undefined); // the database may be dropped under it after a failure
   await sql?.connect();
+  try {
   const deadline = Date.now() + seconds * 1000;
   const running = () => Date.now() < deadline;
 
@@ -377,7 +402,9 @@ export async function runConvergence(h: LiveHarness, options: ConvergenceOptions
     }
   };
   await Promise.all([...Array.from({ length: writers }, writer), disconnector(), retrier()]);
-  await sql?.end();
+  } finally {
+    await sql?.end().catch(() => undefined);
+  }
 
   // Quiet: everything committed is routed, every observer that may subscribe again has, nothing more arrives.
   for (const o of observers) if (!o.live) await o.connect(mutex, false);
@@ -405,6 +432,7 @@ export async function runConvergence(h: LiveHarness, options: ConvergenceOptions
     }
   }
   for (const o of observers) o.close();
-  log(`seed ${seed} (${capture}): ${result.writes} writes (${result.refusedWrites} refused), ${result.events} events, ${result.disconnects} disconnects (${result.resumes} resumed), ${result.views} views, ${result.mismatches.length} mismatches, ${result.leaks.length} leaks`);
+  result.serverEnds = serverEnds.reasons.slice(endsAtStart);
+  log(`seed ${seed} (${capture}): ${result.writes} writes (${result.refusedWrites} refused), ${result.events} events, ${result.disconnects} disconnects (${result.resumes} resumed), ${result.views} views, ${result.mismatches.length} mismatches, ${result.leaks.length} leaks${result.serverEnds.length ? `, ended by the server: ${result.serverEnds.join('; ')}` : ''}`);
   return result;
 }
