@@ -8,14 +8,16 @@
  *
  * serve reads PORT (default 4000), DATABASE_URL (absent: embedded
  * PostgreSQL, in memory, or on disk under PGLITE_DIR) and LIVE_CAPTURE
- * (`orm`, the default, or `database`).
+ * (`orm`, the default, or `database`). It creates the tables with TypeORM's
+ * `synchronize` on the embedded database, and on DATABASE_URL only with
+ * `--sync`.
  */
 import 'reflect-metadata';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { lexicographicSortSchema, printSchema } from 'graphql';
 import { DataSource } from 'typeorm';
-import { outboxMigrationSQL } from './capture/database/migration';
+import { outboxMigrationSQL, outboxTables } from './capture/database/migration';
 import type { LiveApp } from './define/app';
 import { startEmbeddedPostgres } from './embedded';
 import { createLiveRuntime, type CaptureMode } from './runtime/create-live-runtime';
@@ -52,7 +54,7 @@ export async function appSchemaSDL(app: LiveApp): Promise<string> {
 /** The idempotent SQL that installs database capture for an app's exposed tables. */
 export async function appMigrationSQL(app: LiveApp): Promise<string> {
   const { models } = await offlineSchema(app);
-  return outboxMigrationSQL(models.map((m) => m.metadata));
+  return outboxMigrationSQL(outboxTables(models));
 }
 
 function captureMode(): CaptureMode {
@@ -91,7 +93,8 @@ async function serveCommand(args: string[]): Promise<void> {
     type: 'postgres',
     url,
     entities: app.entities,
-    synchronize: !args.includes('--no-sync'),
+    // The embedded database starts empty; a real one is changed only when asked (`--sync`), else by migrations.
+    synchronize: embedded !== undefined || args.includes('--sync'),
     ...(embedded ? { poolSize: embedded.poolSize } : {}),
   });
   await dataSource.initialize();

@@ -14,6 +14,10 @@ export type ErrorCode =
   | 'SLOW_CONSUMER'
   /** A resume cursor points before what the outbox still keeps: refetch, then subscribe again without `after`. */
   | 'CURSOR_EXPIRED'
+  /** An operation asks for more than the server's operation limits allow (depth, aliases, tokens, directives, cost). */
+  | 'QUERY_TOO_COMPLEX'
+  /** A per-connection or per-request bound was reached (operations on one socket, request size). */
+  | 'LIMIT_EXCEEDED'
   | 'INTERNAL_SERVER_ERROR';
 
 export class LiveError extends GraphQLError {

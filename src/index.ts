@@ -37,7 +37,7 @@ export type { RowChange, RowOp } from './change/row-change';
 
 // Capture
 export { bulkDelete, bulkUpdate } from './capture/orm/bulk';
-export { installOutbox, outboxMigrationSQL } from './capture/database/migration';
+export { installOutbox, outboxMigrationSQL, outboxTables, type OutboxTable } from './capture/database/migration';
 export type { OutboxOptions, OutboxReader } from './capture/database/reader';
 export type { OutboxRetention } from './capture/database/retention';
 

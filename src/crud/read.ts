@@ -4,7 +4,7 @@ import { parseId } from '../model/ids';
 import type { ModelRegistry } from '../model/registry';
 import { rowFindOptions } from '../model/relations';
 import type { ResourceModel } from '../model/resource-model';
-import { assertPermission, conditionFor } from '../policy/access';
+import { assertPermission, conditionFor, permissionFor } from '../policy/access';
 import { visibleRows } from '../policy/visible';
 import { both, toFindWhere } from '../policy/where';
 import { orderToFind, whereToCondition } from './input';
@@ -49,7 +49,11 @@ export async function retrieveRow(model: ResourceModel, id: unknown, ctx: LiveCo
   return visibleRows(model, ctx).load(parseId(model, id));
 }
 
-/** The related row of a many-to-one field, through the target's loader (so its read policy applies). */
+/**
+ * The related row of a many-to-one field: null unless the caller may
+ * retrieve it — the target's `retrieve` permission, then its read policy
+ * through the target's loader.
+ */
 export function relatedRow(
   model: ResourceModel,
   models: ModelRegistry,
@@ -64,5 +68,9 @@ export function relatedRow(
     ? row[field.foreignKey.propertyName]
     : value && typeof value === 'object' ? value[target.primary.propertyName] : value;
   if (id === null || id === undefined) return null;
-  return visibleRows(target, ctx).load(id);
+  const allowed = permissionFor(target, 'retrieve')(ctx, { id });
+  // Synchronous permissions (the usual kind) keep the load in this tick, batched with its siblings.
+  if (allowed === true) return visibleRows(target, ctx).load(id);
+  if (allowed === false) return null;
+  return allowed.then((ok) => (ok ? visibleRows(target, ctx).load(id) : null));
 }

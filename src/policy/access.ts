@@ -6,7 +6,7 @@ import type { ResourceModel } from '../model/resource-model';
 import { evaluatePolicy, type Condition } from './where';
 
 /** Reads are open unless a resource says otherwise; writes are closed. */
-function permissionFor(model: ResourceModel, action: Action): Permission {
+export function permissionFor(model: ResourceModel, action: Action): Permission {
   return (model.options.permissions?.[action] as Permission | undefined)
     ?? (action === 'list' || action === 'retrieve' ? allowAny : denyAll);
 }

@@ -1,7 +1,7 @@
 import type { GraphQLSchema } from 'graphql';
 import type { DataSource, EntityManager } from 'typeorm';
 import { OutboxReader, type OutboxOptions } from '../capture/database/reader';
-import { installOutbox } from '../capture/database/migration';
+import { installOutbox, outboxTables } from '../capture/database/migration';
 import { startOrmCapture, stopOrmCapture } from '../capture/orm/subscriber';
 import type { AuthUser, LiveContext } from '../define/context';
 import type { Resource } from '../define/resource';
@@ -127,7 +127,7 @@ export function createLiveRuntime({
   if (outbox) {
     engine.useChangeLog(outbox);
     ready = (async () => {
-      if (outboxOptions?.install !== false) await installOutbox(dataSource, tables, outboxOptions);
+      if (outboxOptions?.install !== false) await installOutbox(dataSource, outboxTables(models.all), outboxOptions);
       await outbox.start();
     })();
     releasers.add(() => ready.catch(() => undefined).then(() => outbox.stop()));

@@ -6,6 +6,8 @@ import type { Authenticate, AuthUser, LiveContext } from '../define/context';
 import { UnauthenticatedError } from '../errors';
 import type { LiveRuntime } from '../runtime/create-live-runtime';
 import { resolveCaller } from './auth';
+import { limitPlugins, noIntrospection, type OperationLimits } from './limits';
+import { limitConnectionsPerAddress } from './ws/connection-limits';
 import { useWebSocketTransport, WS_USER } from './ws/transport';
 
 /** Node's request/response pair, which yoga passes as its server context. */
@@ -57,9 +59,57 @@ export interface ServeOptions {
    * into it run over the WebSocket. `false` turns it off; an object is
    * passed to yoga's GraphiQL.
    *
-   * @default true
+   * @default process.env.NODE_ENV !== 'production'
    */
   graphiql?: boolean | GraphiQLOptions;
+  /**
+   * Answer introspection (`__schema`, `__type`); `__typename` always works.
+   *
+   * @default process.env.NODE_ENV !== 'production'
+   */
+  introspection?: boolean;
+  /**
+   * Depth, aliases, tokens, directives and cost of one operation, on every
+   * transport; see {@link OperationLimits} for each default. `false` turns
+   * them off.
+   *
+   * @default {}
+   */
+  limits?: OperationLimits | false;
+  /**
+   * Largest HTTP request body: a larger one is answered 413 with
+   * `LIMIT_EXCEEDED` before it is read (and a POST without a length, 411).
+   *
+   * @default 65536 // bytes
+   */
+  maxBodyBytes?: number;
+  /**
+   * Largest WebSocket message: a larger one closes the socket with 1009
+   * (message too big).
+   *
+   * @default 65536 // bytes
+   */
+  maxMessageBytes?: number;
+  /**
+   * Operations one WebSocket may run at once; one more is refused with
+   * `LIMIT_EXCEEDED`.
+   *
+   * @default 100
+   */
+  maxSubscriptionsPerConnection?: number;
+  /**
+   * Open WebSockets per client address; one more is closed with 4429.
+   *
+   * @default 100
+   */
+  maxConnectionsPerAddress?: number;
+  /**
+   * ms a WebSocket may take to send `connection_init`; then it is closed
+   * with 4408.
+   *
+   * @default 3000
+   */
+  connectionInitTimeout?: number;
   /**
    * yoga's logger: `true` logs at `'info'`, `false` is silent, a level name,
    * or your own logger. Masked errors are logged here with their stack.
@@ -127,7 +177,14 @@ export async function serveLiveSchema(live: ServedSchema, options: ServeOptions)
     host,
     path = '/graphql',
     authenticate,
-    graphiql = true,
+    graphiql = process.env.NODE_ENV !== 'production',
+    introspection = process.env.NODE_ENV !== 'production',
+    limits = {},
+    maxBodyBytes = 65_536,
+    maxMessageBytes = 65_536,
+    maxSubscriptionsPerConnection = 100,
+    maxConnectionsPerAddress = 100,
+    connectionInitTimeout = 3000,
     logging = true,
     maskedErrors = true,
     shutdownTimeout = 5000,
@@ -140,6 +197,7 @@ export async function serveLiveSchema(live: ServedSchema, options: ServeOptions)
     logging,
     maskedErrors,
     landingPage: false,
+    plugins: [...limitPlugins(limits), ...(introspection ? [] : [noIntrospection()])],
     graphiql: graphiql === false ? false : { subscriptionsProtocol: 'WS', ...(graphiql === true ? {} : graphiql) },
     // The one place a LiveContext is made, for HTTP, SSE and WebSocket alike.
     context: async (initial: YogaInitialContext & { [WS_USER]?: AuthUser | null }) => {
@@ -156,14 +214,21 @@ export async function serveLiveSchema(live: ServedSchema, options: ServeOptions)
   // SSE responses never finish on their own; remember them so close() can end them.
   const eventStreams = new Set<ServerResponse>();
   const httpServer = createServer((req, res) => {
+    const refused = bodyRefusal(req, maxBodyBytes);
+    if (refused) {
+      res.writeHead(refused.status, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ errors: [{ message: refused.message, extensions: { code: 'LIMIT_EXCEEDED' } }] }));
+      return;
+    }
     if (req.headers.accept?.includes('text/event-stream')) {
       eventStreams.add(res);
       res.once('close', () => eventStreams.delete(res));
     }
     void yoga(req, res);
   });
-  const wss = new WebSocketServer({ server: httpServer, path });
-  const graphqlWs = useWebSocketTransport(yoga, wss, { authenticate, maskedErrors });
+  const wss = new WebSocketServer({ server: httpServer, path, maxPayload: maxMessageBytes });
+  limitConnectionsPerAddress(wss, maxConnectionsPerAddress);
+  const graphqlWs = useWebSocketTransport(yoga, wss, { authenticate, maskedErrors, maxOperations: maxSubscriptionsPerConnection, connectionInitTimeout });
 
   try {
     await new Promise<void>((resolve, reject) => {
@@ -212,6 +277,16 @@ export async function serveLiveSchema(live: ServedSchema, options: ServeOptions)
     yoga,
     close: () => (closing ??= close()),
   };
+}
+
+/** Why a request body is refused before it is read: over `max` bytes (413), or a POST that does not say how long it is (411). */
+function bodyRefusal(req: IncomingMessage, max: number): { status: number; message: string } | undefined {
+  if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') return undefined;
+  const length = req.headers['content-length'];
+  if (length === undefined) {
+    return req.headers['transfer-encoding'] ? { status: 411, message: 'A request body must give its Content-Length' } : undefined;
+  }
+  return Number(length) > max ? { status: 413, message: `Request body over ${max} bytes` } : undefined;
 }
 
 /** A host for URLs: wildcard binds are reached via localhost, IPv6 needs brackets. */

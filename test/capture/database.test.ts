@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { createDemoApp } from '../../example/app';
 import { demoEntities, Task } from '../../example/entities';
 import demoApp from '../../example/app';
-import { createLiveServer, installOutbox, outboxMigrationSQL } from '../../src';
+import { createLiveServer, installOutbox, outboxMigrationSQL, outboxTables } from '../../src';
 import { OutboxReader } from '../../src/internals';
 import { appMigrationSQL } from '../../src/cli';
 import { testDataSource } from '../support/database';
@@ -237,8 +237,22 @@ describe('outbox maintenance', () => {
     }
   });
 
+  it('the outbox never holds a write-only column (the password hash), and a change of one alone is no change', async () => {
+    const carol = await h.signUp('carol_outbox');
+    await h.ds.query('UPDATE "user" SET password = $1 WHERE id = $2', ['rehashed', Number(carol.id)]);
+    await h.ds.query('UPDATE "user" SET email = $1 WHERE id = $2', ['carol@elsewhere.example', Number(carol.id)]);
+    const { rows } = await sql.query(
+      `SELECT op, old ? 'password' AS old_has, new ? 'password' AS new_has, new->>'email' AS email FROM live_outbox WHERE table_name = 'public.user' AND coalesce(new, old)->>'id' = $1 ORDER BY seq`,
+      [carol.id],
+    );
+    expect(rows).toEqual([
+      { op: 'I', old_has: null, new_has: false, email: 'carol_outbox@example.com' },
+      { op: 'U', old_has: false, new_has: false, email: 'carol@elsewhere.example' },
+    ]);
+  });
+
   it('the installer is idempotent, also when several processes run it at once', async () => {
-    const tables = h.server.live.models.map((m) => m.metadata);
+    const tables = outboxTables(h.server.live.models);
     await Promise.all([installOutbox(h.ds, tables), installOutbox(h.ds, tables), installOutbox(h.ds, tables)]);
     const { rows } = await sql.query("SELECT tgrelid::regclass::text AS t FROM pg_trigger WHERE tgname LIKE 'live_outbox_%' ORDER BY 1");
     expect(rows.map((r) => r.t).sort()).toEqual(['"user"', 'live_outbox_tx', 'post', 'task', 'todo_list']);

@@ -1,4 +1,5 @@
 import type { DataSource, EntityMetadata } from 'typeorm';
+import type { ResourceModel } from '../../model/resource-model';
 import { quotedTable } from '../../model/tables';
 
 /**
@@ -43,22 +44,33 @@ function literal(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
 }
 
+/** A table to capture, and the columns the outbox must never hold (write-only fields such as password hashes). */
+export interface OutboxTable {
+  metadata: EntityMetadata;
+  omit?: string[];
+}
+
+/** The exposed tables of `models`, each without its write-only columns. */
+export function outboxTables(models: readonly ResourceModel[]): OutboxTable[] {
+  return models.map((m) => ({
+    metadata: m.metadata,
+    omit: m.fields.filter((f) => !f.readable && f.column).map((f) => f.column!.databaseName),
+  }));
+}
+
 /**
  * The SQL that installs database capture for `tables`: idempotent (run it at
  * every start, or print it with `print-migration` and apply it as a
  * migration). Safe to run from several processes at once.
  */
-export function outboxMigrationSQL(tables: EntityMetadata[], options: { schema?: string } = {}): string {
+export function outboxMigrationSQL(tables: (EntityMetadata | OutboxTable)[], options: { schema?: string } = {}): string {
   const o = outboxObjects(options.schema);
-  const triggers = tables.map((m) => {
-    const table = quotedTable(m);
+  const triggers = tables.map((t) => {
+    const { metadata, omit = [] } = 'metadata' in t ? t : { metadata: t };
+    // The columns to leave out travel as trigger arguments; OR REPLACE updates an existing trigger's list.
     return `
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'live_outbox_capture' AND tgrelid = ${literal(table)}::regclass) THEN
-    CREATE TRIGGER live_outbox_capture AFTER INSERT OR UPDATE OR DELETE ON ${table}
-      FOR EACH ROW EXECUTE FUNCTION ${o.capture}();
-  END IF;
-END $$;`;
+CREATE OR REPLACE TRIGGER live_outbox_capture AFTER INSERT OR UPDATE OR DELETE ON ${quotedTable(metadata)}
+  FOR EACH ROW EXECUTE FUNCTION ${o.capture}(${omit.map(literal).join(', ')});`;
   });
   return `-- typeorm-graphql-live: database capture (outbox, triggers). Idempotent.
 SELECT pg_advisory_xact_lock(${o.lockKey});
@@ -83,12 +95,16 @@ CREATE TABLE IF NOT EXISTS ${o.meta} (
 );
 INSERT INTO ${o.meta} (id) VALUES (1) ON CONFLICT DO NOTHING;
 
--- Row trigger: the old and new row, the table, the op and the writing transaction.
+-- Row trigger: the old and new row (without the columns named as trigger arguments),
+-- the table, the op and the writing transaction.
 CREATE OR REPLACE FUNCTION ${o.capture}() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
   x xid8 := pg_current_xact_id();
+  omit text[] := CASE WHEN TG_NARGS > 0 THEN TG_ARGV ELSE '{}'::text[] END;
+  old_row jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) - omit END;
+  new_row jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) - omit END;
 BEGIN
-  IF TG_OP = 'UPDATE' AND OLD IS NOT DISTINCT FROM NEW THEN
+  IF TG_OP = 'UPDATE' AND old_row = new_row THEN
     RETURN NULL;
   END IF;
   IF current_setting('live_outbox.xid', true) IS DISTINCT FROM x::text THEN
@@ -97,8 +113,8 @@ BEGIN
   END IF;
   INSERT INTO ${o.outbox} (xid, table_name, op, old, new) VALUES (
     x, TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, left(TG_OP, 1),
-    CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
-    CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);
+    old_row,
+    new_row);
   RETURN NULL;
 END $fn$;
 
@@ -122,7 +138,7 @@ ${triggers.join('\n')}
 }
 
 /** Creates (or confirms) the outbox and the triggers of `tables`, in one transaction. */
-export async function installOutbox(dataSource: DataSource, tables: EntityMetadata[], options: { schema?: string } = {}): Promise<void> {
+export async function installOutbox(dataSource: DataSource, tables: (EntityMetadata | OutboxTable)[], options: { schema?: string } = {}): Promise<void> {
   const runner = dataSource.createQueryRunner();
   try {
     await runner.startTransaction();

@@ -71,8 +71,8 @@ export class SocketTarget implements DirectTarget, AsyncIterableIterator<Executi
   }
 
   get operationKey(): string {
-    const { query, operationName, variables } = this.payload;
-    return operationKey(query, this.args.document, operationName, variables);
+    const { operationName, variables } = this.payload;
+    return operationKey(this.args.document, operationName, variables);
   }
 
   /**

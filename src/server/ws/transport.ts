@@ -5,6 +5,7 @@ import { isAsyncIterable, mapAsyncIterator } from 'graphql-yoga';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { WebSocketServer } from 'ws';
 import type { Authenticate, AuthUser } from '../../define/context';
+import { LiveError } from '../../errors';
 import { DIRECT_DELIVERY } from '../../live/delivery/direct-target';
 import { resolveCaller } from '../auth';
 import { clientErrors, formatError } from '../error-format';
@@ -38,6 +39,10 @@ export interface WebSocketTransportOptions {
   authenticate: Authenticate;
   /** Same switch as yoga's `maskedErrors`; also hides internal messages in close reasons. */
   maskedErrors: boolean;
+  /** Operations one connection may run at once (`ServeOptions.maxSubscriptionsPerConnection`). */
+  maxOperations: number;
+  /** ms a connection may take to send `connection_init` (`ServeOptions.connectionInitTimeout`). */
+  connectionInitTimeout: number;
 }
 
 /**
@@ -59,7 +64,7 @@ export interface WebSocketTransportOptions {
 export function useWebSocketTransport(
   yoga: YogaServerInstance<any, any>,
   wss: WebSocketServer,
-  { authenticate, maskedErrors }: WebSocketTransportOptions,
+  { authenticate, maskedErrors, maxOperations, connectionInitTimeout }: WebSocketTransportOptions,
 ): Disposable {
   /**
    * Errors that escape envelop (a subscription source that throws mid-stream,
@@ -79,6 +84,7 @@ export function useWebSocketTransport(
     {
       // In production mode internal error messages stay out of close reasons.
       isProd: maskedErrors,
+      connectionInitWaitTimeout: connectionInitTimeout,
 
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
@@ -92,6 +98,10 @@ export function useWebSocketTransport(
       },
 
       onSubscribe: async (ctx, id, payload) => {
+        // graphql-ws holds a place for every operation from its subscribe message on, this one included.
+        if (Object.keys(ctx.subscriptions).length > maxOperations) {
+          return [new LiveError('LIMIT_EXCEEDED', `At most ${maxOperations} operations at once on one connection`, { limit: 'subscriptionsPerConnection' })];
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           [WS_USER]: ctx.extra.user ?? null,
           connectionParams: ctx.connectionParams,
