@@ -4,7 +4,7 @@ import jwt from 'jsonwebtoken';
 import { ILike, type DataSource, type EntityManager } from 'typeorm';
 import {
   isAuthenticated, allowAny, resource, defineApp, bulkUpdate, BadUserInputError, NotFoundError, ForbiddenError, UnauthenticatedError,
-  type LiveContext, type Resource,
+  type Identity, type LiveContext, type Resource,
 } from '../src';
 import { demoEntities, Post, Task, TodoList, User } from './entities';
 import { seedDemo } from './seed';
@@ -125,7 +125,7 @@ export interface DemoApp {
   resources: Resource<any, any>[];
   typeDefs: string;
   resolvers: Record<string, any>;
-  authenticate: (token: string) => Promise<DemoUser | null>;
+  authenticate: (token: string) => Promise<Identity<DemoUser> | null>;
 }
 
 /**
@@ -135,7 +135,8 @@ export interface DemoApp {
 export function createDemoApp(dataSource: DataSource, secret = process.env.JWT_SECRET ?? randomBytes(32).toString('hex')): DemoApp {
   // One key object for every request: given a string, jsonwebtoken builds a key per call.
   const key = createSecretKey(Buffer.from(secret));
-  const sign = (user: User) => jwt.sign({ sub: String(user.id) }, key, { algorithm: 'HS256', expiresIn: '7d' });
+  // An hour: at `exp` the server ends what the token opened (subscriptions, the WebSocket); clients sign in again.
+  const sign = (user: User) => jwt.sign({ sub: String(user.id) }, key, { algorithm: 'HS256', expiresIn: '1h' });
   return {
     resources: [userResource, todoListResource, taskResource, postResource],
     typeDefs: demoTypeDefs,
@@ -152,14 +153,14 @@ export function createDemoApp(dataSource: DataSource, secret = process.env.JWT_S
       },
     },
     authenticate: async (token) => {
-      let sub: string;
+      let claims: jwt.JwtPayload;
       try {
-        sub = String((jwt.verify(token, key, { algorithms: ['HS256'] }) as jwt.JwtPayload).sub);
+        claims = jwt.verify(token, key, { algorithms: ['HS256'] }) as jwt.JwtPayload;
       } catch {
         return null;
       }
-      const user = await dataSource.getRepository(User).findOneBy({ id: Number(sub) });
-      return user ? { id: user.id, username: user.username } : null;
+      const user = await dataSource.getRepository(User).findOneBy({ id: Number(claims.sub) });
+      return user ? { user: { id: user.id, username: user.username }, expiresAt: claims.exp! * 1000 } : null;
     },
   };
 }

@@ -9,7 +9,7 @@ export { resource } from './define/resource';
 export type { Action, CustomAction, GroupFn, ListFilter, Resource, ResourceOptions, RowPolicy } from './define/resource';
 export { allowAny, and, denyAll, isAuthenticated, not, or } from './define/permissions';
 export type { FieldRule, Permission } from './define/permissions';
-export type { Authenticate, AuthUser, LiveContext } from './define/context';
+export type { Authenticate, AuthUser, Identity, LiveContext } from './define/context';
 export { defineApp } from './define/app';
 export type { AppSetup, LiveApp } from './define/app';
 

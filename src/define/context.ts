@@ -20,15 +20,29 @@ export interface LiveContext<U extends AuthUser = AuthUser> {
   dataSource: DataSource;
   /** Per-request caches (DataLoaders); owned by the library. */
   loaders: Map<string, unknown>;
+  /** When the caller's credential stops being valid (ms since the epoch), if `authenticate` said so. */
+  expiresAt?: number;
+}
+
+/**
+ * An accepted credential with an end: at `expiresAt` (a Date or ms since the
+ * epoch, e.g. a JWT's `exp * 1000`) the server ends the caller's
+ * subscriptions with UNAUTHENTICATED and closes its WebSocket with 4403.
+ */
+export interface Identity<U extends AuthUser = AuthUser> {
+  user: U;
+  expiresAt?: Date | number;
 }
 
 /**
  * Turns a bearer token into the user it stands for.
  *
- * - Return the user to accept the token.
+ * - Return the user to accept the token, or an {@link Identity} — the user
+ *   and when the token expires — to have the server end what the token
+ *   opened when it does.
  * - Return `null` to refuse it (expired, revoked, unknown).
  * - Throwing also refuses it (e.g. `jsonwebtoken.verify` on a bad signature);
  *   a thrown `LiveError` keeps its message, anything else is reported as an
  *   invalid token so verification internals never reach the client.
  */
-export type Authenticate = (token: string) => AuthUser | null | Promise<AuthUser | null>;
+export type Authenticate = (token: string) => AuthUser | Identity | null | Promise<AuthUser | Identity | null>;

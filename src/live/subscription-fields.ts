@@ -1,11 +1,12 @@
 import type { LiveContext } from '../define/context';
-import { BadUserInputError, NotFoundError } from '../errors';
+import { BadUserInputError, NotFoundError, UnauthenticatedError } from '../errors';
 import { parseId } from '../model/ids';
 import { names } from '../model/names';
 import type { ModelRegistry } from '../model/registry';
 import { assertPermission, conditionFor, refusal } from '../policy/access';
 import { loadVisible } from '../policy/visible';
 import { directTargetOf } from './delivery/direct-target';
+import type { EndingStream } from './delivery/ending-stream';
 import type { LiveEngine } from './engine';
 import { topic } from './topics';
 
@@ -33,7 +34,7 @@ export function subscriptionResolvers(models: ModelRegistry, engine: LiveEngine)
           throw new NotFoundError(`${type}:${id} not found`, args.after ? { clear: true } : {});
         }
         const after = await resumeFrom(args.after);
-        return engine.subscribe(m, topic.instance(type, id), ctx, conditionFor(m, 'retrieve', ctx), directTargetOf(root), after);
+        return untilExpiry(engine.subscribe(m, topic.instance(type, id), ctx, conditionFor(m, 'retrieve', ctx), directTargetOf(root), after), ctx, root);
       },
       resolve: passThrough,
     };
@@ -55,12 +56,26 @@ export function subscriptionResolvers(models: ModelRegistry, engine: LiveEngine)
         }
       }
       const condition = conditionFor(m, 'list', ctx);
-      if (event) return engine.subscribeEvent(m, topic.event(type, event, group, value), ctx, condition, directTargetOf(root));
+      if (event) return untilExpiry(engine.subscribeEvent(m, topic.event(type, event, group, value), ctx, condition, directTargetOf(root)), ctx, root);
       const after = await resumeFrom(args.after);
-      return engine.subscribe(m, topic.group(type, group, value), ctx, condition, directTargetOf(root), after);
+      return untilExpiry(engine.subscribe(m, topic.group(type, group, value), ctx, condition, directTargetOf(root), after), ctx, root);
     };
     fields[names.groupSubscription(m.names)] = { subscribe: groupSubscribe(), resolve: passThrough };
     for (const name of Object.keys(m.options.events ?? {})) fields[name] = { subscribe: groupSubscribe(name), resolve: passThrough };
   }
   return { Subscription: fields };
+}
+
+/**
+ * A subscription whose caller's credential expires ends then with
+ * UNAUTHENTICATED (SSE, direct graphql-js use). WebSocket subscriptions are
+ * ended with their connection, by the transport.
+ */
+function untilExpiry<T extends AsyncIterableIterator<unknown>>(stream: T, ctx: LiveContext, root: unknown): T {
+  if (ctx.expiresAt === undefined || directTargetOf(root)) return stream;
+  const timer = setTimeout(() => {
+    (stream as unknown as EndingStream<unknown>).fail(new UnauthenticatedError('The token expired: subscribe again with a new one'));
+  }, Math.min(Math.max(ctx.expiresAt - Date.now(), 0), 2_147_483_647));
+  timer.unref();
+  return stream;
 }

@@ -62,8 +62,8 @@ export interface LiveRuntime {
   schema: GraphQLSchema;
   /** The resolved resources. */
   models: readonly ResourceModel[];
-  /** A fresh per-request/per-operation context for a caller. */
-  createContext(user: AuthUser | null): LiveContext;
+  /** A fresh per-request/per-operation context for a caller (whose credential ends at `expiresAt`, if given). */
+  createContext(user: AuthUser | null, expiresAt?: number): LiveContext;
   /** Routes captured changes to subscribers; `activeSubscriptions` counts them. */
   engine: LiveEngine;
   /**
@@ -139,7 +139,7 @@ export function createLiveRuntime({
     schema,
     models: models.all,
     engine,
-    createContext: (user) => ({ user, dataSource, loaders: new Map() }),
+    createContext: (user, expiresAt) => (expiresAt === undefined ? { user, dataSource, loaders: new Map() } : { user, dataSource, loaders: new Map(), expiresAt }),
     publishEvent: (name, payload, row, manager) => {
       const model = models.withEvent(name);
       if (!model) return Promise.reject(new Error(`No resource declares the event "${name}"`));

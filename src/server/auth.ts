@@ -1,9 +1,9 @@
-import type { Authenticate, AuthUser } from '../define/context';
+import type { Authenticate, AuthUser, Identity } from '../define/context';
 import { LiveError } from '../errors';
 
 /** Who a request acts as, or why its credential was refused. */
 export type Caller =
-  | { user: AuthUser | null; refused?: undefined }
+  | { user: AuthUser | null; expiresAt?: number; refused?: undefined }
   | { refused: string; error?: unknown };
 
 const BEARER = /^Bearer\s+(\S+)$/i;
@@ -25,8 +25,13 @@ export async function resolveCaller(authorization: unknown, authenticate: Authen
   const match = BEARER.exec(authorization.trim());
   if (!match) return { refused: 'Malformed authorization: expected "Bearer <token>"' };
   try {
-    const user = await authenticate(match[1]);
-    return user ? { user } : { refused: 'Invalid or expired token' };
+    const accepted = await authenticate(match[1]);
+    if (!accepted) return { refused: 'Invalid or expired token' };
+    // A user has an id; an identity holds the user.
+    const identity: Identity = 'id' in accepted ? { user: accepted as AuthUser } : (accepted as Identity);
+    const expiresAt = identity.expiresAt === undefined ? undefined : Number(identity.expiresAt);
+    if (expiresAt !== undefined && !(expiresAt > Date.now())) return { refused: 'Invalid or expired token' };
+    return { user: identity.user, expiresAt };
   } catch (error) {
     return { refused: error instanceof LiveError ? error.message : 'Invalid or expired token', error };
   }

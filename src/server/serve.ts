@@ -200,14 +200,15 @@ export async function serveLiveSchema(live: ServedSchema, options: ServeOptions)
     plugins: [...limitPlugins(limits), ...(introspection ? [] : [noIntrospection()])],
     graphiql: graphiql === false ? false : { subscriptionsProtocol: 'WS', ...(graphiql === true ? {} : graphiql) },
     // The one place a LiveContext is made, for HTTP, SSE and WebSocket alike.
-    context: async (initial: YogaInitialContext & { [WS_USER]?: AuthUser | null }) => {
-      if (WS_USER in initial) return live.createContext(initial[WS_USER] ?? null);
+    context: async (initial: YogaInitialContext & { [WS_USER]?: { user: AuthUser | null; expiresAt?: number } }) => {
+      const ws = initial[WS_USER];
+      if (ws) return live.createContext(ws.user, ws.expiresAt);
       const caller = await resolveCaller(initial.request.headers.get('authorization'), authenticate);
       if (caller.refused !== undefined) {
         yoga.logger.debug(`HTTP request refused: ${caller.refused}`);
         throw new UnauthenticatedError(caller.refused); // 401 via extensions.http
       }
-      return live.createContext(caller.user);
+      return live.createContext(caller.user, caller.expiresAt);
     },
   });
 

@@ -49,7 +49,9 @@ describe('users and login', () => {
     expect(data.login.user).toEqual({ id: String(alice.id), username: 'alice', email: null });
     expect((jwt.verify(data.login.token, SECRET) as jwt.JwtPayload).sub).toBe(String(alice.id));
     const app = createDemoApp(h.ds, SECRET);
-    expect(await app.authenticate(data.login.token)).toEqual({ id: alice.id, username: 'alice' });
+    // The token's identity ends with it, an hour from now.
+    expect(await app.authenticate(data.login.token)).toEqual({ user: { id: alice.id, username: 'alice' }, expiresAt: expect.any(Number) });
+    expect(Number((await app.authenticate(data.login.token))!.expiresAt) - Date.now()).toBeGreaterThan(59 * 60_000);
     expect(await app.authenticate(`${data.login.token}x`)).toBeNull();
   });
 

@@ -3,7 +3,7 @@ import { getOperationAST } from 'graphql';
 import type { Disposable } from 'graphql-ws';
 import { isAsyncIterable, mapAsyncIterator } from 'graphql-yoga';
 import type { YogaServerInstance } from 'graphql-yoga';
-import type { WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import type { Authenticate, AuthUser } from '../../define/context';
 import { LiveError } from '../../errors';
 import { DIRECT_DELIVERY } from '../../live/delivery/direct-target';
@@ -22,6 +22,9 @@ export const WS_USER = Symbol('typeorm-graphql-live.wsUser');
 /** What graphql-ws keeps per connection in `ctx.extra` (besides the socket). */
 interface ConnectionExtra extends Record<PropertyKey, unknown> {
   user: AuthUser | null;
+  /** When the connection's credential ends (ms since the epoch), and the timer that ends the connection then. */
+  expiresAt?: number;
+  expiry?: NodeJS.Timeout;
 }
 
 type Enveloped = ReturnType<YogaServerInstance<any, any>['getEnveloped']>;
@@ -94,16 +97,27 @@ export function useWebSocketTransport(
           return false; // graphql-ws closes with 4403 Forbidden
         }
         ctx.extra.user = caller.user;
+        if (caller.expiresAt !== undefined) {
+          ctx.extra.expiresAt = caller.expiresAt;
+          ctx.extra.expiry = expireAt(caller.expiresAt, () => expire(ctx.extra.socket, Object.keys(ctx.subscriptions)));
+        }
         return true;
       },
 
+      onClose: (ctx) => {
+        clearTimeout(ctx.extra.expiry);
+      },
+
       onSubscribe: async (ctx, id, payload) => {
+        if (ctx.extra.expiresAt !== undefined && ctx.extra.expiresAt <= Date.now()) {
+          return [new LiveError('UNAUTHENTICATED', 'The token expired: connect again with a new one')];
+        }
         // graphql-ws holds a place for every operation from its subscribe message on, this one included.
         if (Object.keys(ctx.subscriptions).length > maxOperations) {
           return [new LiveError('LIMIT_EXCEEDED', `At most ${maxOperations} operations at once on one connection`, { limit: 'subscriptionsPerConnection' })];
         }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          [WS_USER]: ctx.extra.user ?? null,
+          [WS_USER]: { user: ctx.extra.user ?? null, expiresAt: ctx.extra.expiresAt },
           connectionParams: ctx.connectionParams,
           socket: ctx.extra.socket,
           params: payload,
@@ -152,4 +166,26 @@ export function useWebSocketTransport(
     },
     wss,
   );
+}
+
+/** The close code of a connection whose credential expired (graphql-ws's Forbidden). */
+export const EXPIRED = 4403;
+
+/** Runs `then` at `at` (ms since the epoch); timers longer than Node's maximum are re-armed. */
+function expireAt(at: number, then: () => void): NodeJS.Timeout {
+  const timer = setTimeout(() => (Date.now() >= at ? then() : void expireAt(at, then)), Math.min(Math.max(at - Date.now(), 0), 2_147_483_647));
+  timer.unref();
+  return timer;
+}
+
+/**
+ * The credential of a connection expired: every running operation gets an
+ * UNAUTHENTICATED error (so a client knows to sign in again), then the
+ * socket is closed with 4403 — nothing more runs on it.
+ */
+function expire(socket: WebSocket, operations: string[]): void {
+  if (socket.readyState !== socket.OPEN) return;
+  const payload = [{ message: 'The token expired: connect again with a new one', extensions: { code: 'UNAUTHENTICATED' } }];
+  for (const id of operations) socket.send(JSON.stringify({ id, type: 'error', payload }));
+  socket.close(EXPIRED, 'Forbidden: token expired');
 }
