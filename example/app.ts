@@ -1,12 +1,13 @@
 import { createSecretKey, randomBytes } from 'node:crypto';
-import bcrypt from 'bcryptjs';
 import jwt from 'jsonwebtoken';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { ILike, type DataSource, type EntityManager } from 'typeorm';
 import {
-  isAuthenticated, allowAny, resource, defineApp, bulkUpdate, BadUserInputError, NotFoundError, ForbiddenError, UnauthenticatedError,
+  isAuthenticated, allowAny, resource, defineApp, bulkUpdate, BadUserInputError, LiveError, NotFoundError, ForbiddenError, UnauthenticatedError,
   type Identity, type LiveContext, type Resource,
 } from '../src';
 import { demoEntities, Post, Task, TodoList, User } from './entities';
+import { hashPassword, verifyPassword } from './passwords';
 import { seedDemo } from './seed';
 
 /** Every `#tag` in a post body, lower-cased, each once. */
@@ -26,23 +27,40 @@ export type DemoContext = LiveContext<DemoUser>;
 const ownerOnly = (ctx: DemoContext) => (ctx.user ? { ownerId: ctx.user.id } : false);
 const hash = (password: unknown) => {
   if (typeof password !== 'string' || password.length < 8) throw new BadUserInputError('password must have at least 8 characters', { field: 'password' });
-  return bcrypt.hash(password, 10);
+  return hashPassword(password);
 };
 
-export const userResource = resource<User, DemoContext>(User, {
-  fields: ['id', 'username', 'email', 'password'],
-  writeOnly: ['password'],
-  fieldAccess: { email: (ctx, row) => row != null && ctx.user != null && String(ctx.user.id) === String(row.id) },
-  permissions: { create: allowAny, patch: isAuthenticated, delete: isAuthenticated },
-  policy: { create: () => true, write: (ctx) => (ctx.user ? { id: ctx.user.id } : false) },
-  hooks: {
-    beforeCreate: async (input) => {
-      if (!/^[^@\s]+@[^@\s]+$/.test(String(input.email))) throw new BadUserInputError('email is not an address', { field: 'email' });
-      return { ...input, password: await hash(input.password) };
+/** Refuses with RATE_LIMITED, naming when to try again, once `limiter` has no points left for this client. */
+async function spend(limiter: RateLimiterMemory, ctx: LiveContext): Promise<void> {
+  try {
+    await limiter.consume(ctx.address ?? 'unknown');
+  } catch (error) {
+    if (!(error instanceof RateLimiterRes)) throw error;
+    const retryAfter = Math.ceil(error.msBeforeNext / 1000);
+    throw new LiveError('RATE_LIMITED', `Too many attempts from this address: try again in ${retryAfter} s`, { retryAfter });
+  }
+}
+
+/** The user resource; with `signUps`, `createUser` spends one point of it per attempt and client address. */
+function users(signUps?: RateLimiterMemory) {
+  return resource<User, DemoContext>(User, {
+    fields: ['id', 'username', 'email', 'password'],
+    writeOnly: ['password'],
+    fieldAccess: { email: (ctx, row) => row != null && ctx.user != null && String(ctx.user.id) === String(row.id) },
+    permissions: { create: allowAny, patch: isAuthenticated, delete: isAuthenticated },
+    policy: { create: () => true, write: (ctx) => (ctx.user ? { id: ctx.user.id } : false) },
+    hooks: {
+      beforeCreate: async (input, ctx) => {
+        if (signUps) await spend(signUps, ctx);
+        if (!/^[^@\s]+@[^@\s]+$/.test(String(input.email))) throw new BadUserInputError('email is not an address', { field: 'email' });
+        return { ...input, password: await hash(input.password) };
+      },
+      beforePatch: async (input) => (input.password === undefined ? input : { ...input, password: await hash(input.password) }),
     },
-    beforePatch: async (input) => (input.password === undefined ? input : { ...input, password: await hash(input.password) }),
-  },
-});
+  });
+}
+
+export const userResource = users();
 
 export const todoListResource = resource<TodoList, DemoContext>(TodoList, {
   fields: ['id', 'name', 'private', 'owner'],
@@ -128,23 +146,40 @@ export interface DemoApp {
   authenticate: (token: string) => Promise<Identity<DemoUser> | null>;
 }
 
+export interface DemoOptions {
+  /**
+   * Per client address: failed logins (10 a minute) and sign-ups (20 in ten
+   * minutes); over them RATE_LIMITED with `retryAfter` seconds. On for
+   * `npm start`; off by default for programmatic use (tests, benchmarks).
+   */
+  rateLimits?: boolean;
+}
+
 /**
  * The demo's resources and auth. Tokens are HS256 JWTs signed with
  * `JWT_SECRET` (default: a random secret per process, so tokens end with it).
  */
-export function createDemoApp(dataSource: DataSource, secret = process.env.JWT_SECRET ?? randomBytes(32).toString('hex')): DemoApp {
+export function createDemoApp(dataSource: DataSource, secret = process.env.JWT_SECRET ?? randomBytes(32).toString('hex'), { rateLimits = false }: DemoOptions = {}): DemoApp {
+  const failedLogins = rateLimits ? new RateLimiterMemory({ points: 10, duration: 60 }) : undefined;
+  const signUps = rateLimits ? new RateLimiterMemory({ points: 20, duration: 600 }) : undefined;
   // One key object for every request: given a string, jsonwebtoken builds a key per call.
   const key = createSecretKey(Buffer.from(secret));
   // An hour: at `exp` the server ends what the token opened (subscriptions, the WebSocket); clients sign in again.
   const sign = (user: User) => jwt.sign({ sub: String(user.id) }, key, { algorithm: 'HS256', expiresIn: '1h' });
   return {
-    resources: [userResource, todoListResource, taskResource, postResource],
+    resources: [signUps ? users(signUps) : userResource, todoListResource, taskResource, postResource],
     typeDefs: demoTypeDefs,
     resolvers: {
       Mutation: {
-        login: async (_: unknown, args: { username: string; password: string }) => {
+        login: async (_: unknown, args: { username: string; password: string }, ctx: DemoContext) => {
+          // A client that has failed too often is refused before any hashing: guessing costs it, not the server.
+          const failed = failedLogins && (await failedLogins.get(ctx.address ?? 'unknown'));
+          if (failed && failed.remainingPoints <= 0) await spend(failedLogins!, ctx);
           const user = await dataSource.getRepository(User).findOneBy({ username: args.username });
-          if (!user || !(await bcrypt.compare(args.password, user.password))) throw new UnauthenticatedError('Invalid username or password');
+          if (!user || !(await verifyPassword(args.password, user.password))) {
+            if (failedLogins) await spend(failedLogins, ctx);
+            throw new UnauthenticatedError('Invalid username or password');
+          }
           return { token: sign(user), user };
         },
       },
@@ -170,6 +205,6 @@ export { Post, Task, TodoList, User };
 /** The demo as an application the CLI can serve (`npm start`) or print (`npm run schema`). */
 export default defineApp({
   entities: demoEntities,
-  setup: (dataSource) => createDemoApp(dataSource),
+  setup: (dataSource) => createDemoApp(dataSource, undefined, { rateLimits: true }),
   seed: seedDemo,
 });

@@ -11,7 +11,7 @@ export class User {
   @Column({ type: 'varchar', length: 200 })
   email: string;
 
-  /** A bcrypt hash; write-only in the schema. */
+  /** A password hash (./passwords.ts); write-only in the schema. */
   @Column({ type: 'varchar', length: 100 })
   password: string;
 }

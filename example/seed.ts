@@ -1,6 +1,6 @@
-import bcrypt from 'bcryptjs';
 import type { DataSource } from 'typeorm';
 import { Post, Task, TodoList, User } from './entities';
+import { hashPassword } from './passwords';
 
 /**
  * A little data to look at: two users (password `password123`), a public and
@@ -9,7 +9,7 @@ import { Post, Task, TodoList, User } from './entities';
 export async function seedDemo(dataSource: DataSource): Promise<void> {
   await dataSource.transaction(async (m) => {
     if ((await m.count(User)) > 0) return;
-    const password = await bcrypt.hash('password123', 10);
+    const password = await hashPassword('password123');
     const [alice, bob] = await m.save(User, [
       { username: 'alice', email: 'alice@example.com', password },
       { username: 'bob', email: 'bob@example.com', password },

@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'QUERY_TOO_COMPLEX'
   /** A per-connection or per-request bound was reached (operations on one socket, request size). */
   | 'LIMIT_EXCEEDED'
+  /** Too many attempts from one client address; `extensions.retryAfter` says in how many seconds to try again. */
+  | 'RATE_LIMITED'
   | 'INTERNAL_SERVER_ERROR';
 
 export class LiveError extends GraphQLError {

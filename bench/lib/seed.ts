@@ -8,7 +8,7 @@
  * - W2: `maxN / 10` public lists with 100 tasks each;
  * - W3: one public list with 90 tasks and one private list with 10 tasks.
  */
-import bcrypt from 'bcryptjs';
+import { hashPassword } from '../../example/passwords';
 import jwt from 'jsonwebtoken';
 import { demoEntities } from '../../example/entities';
 import { testDataSource } from '../../test/support/database';
@@ -33,7 +33,7 @@ export async function seedDatabase(url: string, secret: string, w2Lists: number)
   const dataSource = await testDataSource(url, demoEntities);
   try {
     const q = (sql: string, params: unknown[] = []) => dataSource.query(sql, params) as Promise<any[]>;
-    const password = await bcrypt.hash('bench-password', 4);
+    const password = await hashPassword('bench-password');
     const [{ id: ownerId }] = await q(`INSERT INTO "user" (username, email, password) VALUES ('owner', 'owner@example.com', $1) RETURNING id`, [password]);
 
     const createList = async (name: string, isPrivate: boolean, tasks: number): Promise<ListRows> => {

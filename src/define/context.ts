@@ -22,6 +22,8 @@ export interface LiveContext<U extends AuthUser = AuthUser> {
   loaders: Map<string, unknown>;
   /** When the caller's credential stops being valid (ms since the epoch), if `authenticate` said so. */
   expiresAt?: number;
+  /** The client's network address (the TCP peer: behind a proxy, the proxy's), for rate limits. */
+  address?: string;
 }
 
 /**

@@ -200,15 +200,15 @@ export async function serveLiveSchema(live: ServedSchema, options: ServeOptions)
     plugins: [...limitPlugins(limits), ...(introspection ? [] : [noIntrospection()])],
     graphiql: graphiql === false ? false : { subscriptionsProtocol: 'WS', ...(graphiql === true ? {} : graphiql) },
     // The one place a LiveContext is made, for HTTP, SSE and WebSocket alike.
-    context: async (initial: YogaInitialContext & { [WS_USER]?: { user: AuthUser | null; expiresAt?: number } }) => {
+    context: async (initial: YogaInitialContext & Partial<NodeServerContext> & { [WS_USER]?: { user: AuthUser | null; expiresAt?: number; address?: string } }) => {
       const ws = initial[WS_USER];
-      if (ws) return live.createContext(ws.user, ws.expiresAt);
+      if (ws) return withAddress(live.createContext(ws.user, ws.expiresAt), ws.address);
       const caller = await resolveCaller(initial.request.headers.get('authorization'), authenticate);
       if (caller.refused !== undefined) {
         yoga.logger.debug(`HTTP request refused: ${caller.refused}`);
         throw new UnauthenticatedError(caller.refused); // 401 via extensions.http
       }
-      return live.createContext(caller.user, caller.expiresAt);
+      return withAddress(live.createContext(caller.user, caller.expiresAt), initial.req?.socket.remoteAddress);
     },
   });
 
@@ -278,6 +278,11 @@ export async function serveLiveSchema(live: ServedSchema, options: ServeOptions)
     yoga,
     close: () => (closing ??= close()),
   };
+}
+
+function withAddress(ctx: LiveContext, address: string | undefined): LiveContext {
+  if (address !== undefined) ctx.address = address;
+  return ctx;
 }
 
 /** Why a request body is refused before it is read: over `max` bytes (413), or a POST that does not say how long it is (411). */

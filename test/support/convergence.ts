@@ -271,7 +271,7 @@ export async function runConvergence(h: LiveHarness, options: ConvergenceOptions
   };
   await addList(alice, 'A open', false);
   const flipA = await addList(alice, 'A flips', false);
-  await addList(alice, 'A secret', true, true);
+  const secretList = await addList(alice, 'A secret', true, true);
   await addList(bob, 'B open', false);
   const flipB = await addList(bob, 'B flips', true);
   const flips = [flipA, flipB];
@@ -325,7 +325,10 @@ export async function runConvergence(h: LiveHarness, options: ConvergenceOptions
     }],
     [4, async () => {
       const id = pick([...tasks.keys()]);
-      if (id) await patch(id, rand() < 0.5 ? { text: text(listOf(id)!, 'text') } : { done: rand() < 0.5 });
+      if (!id) return;
+      const list = listOf(id)!;
+      // A secret text is written together with the secret list: the task may have moved since it was last seen.
+      await patch(id, rand() < 0.5 ? { text: text(list, 'text'), ...(list.secret ? { list: list.id } : {}) } : { done: rand() < 0.5 });
     }],
     [3, async () => {
       const id = pick([...tasks.keys()]);
@@ -355,7 +358,8 @@ export async function runConvergence(h: LiveHarness, options: ConvergenceOptions
         const id = pick([...tasks.keys()]);
         if (!id) return;
         result.writes++;
-        await sql.query('UPDATE task SET text = $1 WHERE id = $2', [text(listOf(id)!, 'sql'), Number(id)]);
+        // Secret or not by the list the row is in when the UPDATE runs.
+        await sql.query(`UPDATE task SET text = CASE WHEN "listId" = $3 THEN 'secret-' ELSE '' END || $1 WHERE id = $2`, [`sql${++counter}`, Number(id), Number(secretList.id)]);
       }],
       [1, async () => {
         const id = pick([...tasks.keys()]);

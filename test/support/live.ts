@@ -11,7 +11,7 @@ import type { FormattedExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import type { DataSource } from 'typeorm';
 import WebSocket from 'ws';
-import { createDemoApp } from '../../example/app';
+import { createDemoApp, type DemoOptions } from '../../example/app';
 import { demoEntities } from '../../example/entities';
 import { createLiveServer, type CaptureMode, type LiveSchemaServer, type LiveServerOptions } from '../../src';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded';
@@ -159,6 +159,8 @@ export interface LiveHarnessOptions {
   embedded?: boolean;
   /** Extra options of createLiveServer (e.g. `subscriberQueueLimit`). */
   server?: Partial<LiveServerOptions>;
+  /** Options of the demo app (e.g. its rate limits). */
+  demo?: DemoOptions;
 }
 
 /** The demo app served on port 0 plus everything needed to drive it; `close()` disposes all of it. */
@@ -189,7 +191,7 @@ export class LiveHarness {
         ds = await testDataSource(db.url, demoEntities);
       }
       const server = await createLiveServer({
-        dataSource: ds, ...createDemoApp(ds, SECRET), port: 0, host: '127.0.0.1', logging: false, capture: options.capture,
+        dataSource: ds, ...createDemoApp(ds, SECRET, options.demo), port: 0, host: '127.0.0.1', logging: false, capture: options.capture,
         // LISTEN does not work through the PGlite socket: embedded capture polls.
         ...(options.embedded ? { outbox: { listen: false } } : {}),
         ...options.server,

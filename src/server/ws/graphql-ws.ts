@@ -4,6 +4,8 @@ import type { WebSocket, WebSocketServer } from 'ws';
 /** What graphql-ws's `ctx.extra` holds for a connection here: the socket, nothing else. */
 export interface SocketExtra {
   readonly socket: WebSocket;
+  /** The client's address (the TCP peer of the upgrade request). */
+  readonly address: string | undefined;
 }
 
 export type GraphqlWsOptions<P extends ConnectionInitMessage['payload'], E extends Record<PropertyKey, unknown>> = ServerOptions<P, SocketExtra & Partial<E>> & {
@@ -55,9 +57,9 @@ export function useGraphqlWs<P extends ConnectionInitMessage['payload'] = Connec
     if (firstError) throw firstError;
   });
 
-  wss.on('connection', (socket) => {
+  wss.on('connection', (socket, request) => {
     const connection = new Connection(socket, closeReason, keepAlive);
-    const closed = server.opened(connection, { socket } as SocketExtra & Partial<E>);
+    const closed = server.opened(connection, { socket, address: request.socket.remoteAddress } as SocketExtra & Partial<E>);
     // ws emits 'close' once; `on` spares the wrapper `once` would keep per connection.
     socket.on('close', (code, reason) => {
       connection.stopKeepAlive();

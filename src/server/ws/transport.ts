@@ -117,7 +117,7 @@ export function useWebSocketTransport(
           return [new LiveError('LIMIT_EXCEEDED', `At most ${maxOperations} operations at once on one connection`, { limit: 'subscriptionsPerConnection' })];
         }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          [WS_USER]: { user: ctx.extra.user ?? null, expiresAt: ctx.extra.expiresAt },
+          [WS_USER]: { user: ctx.extra.user ?? null, expiresAt: ctx.extra.expiresAt, address: ctx.extra.address },
           connectionParams: ctx.connectionParams,
           socket: ctx.extra.socket,
           params: payload,
