@@ -29,6 +29,8 @@ export interface LiveEngineOptions {
   pubsub?: PubSub<LiveEvent>;
   /** Events a subscriber may fall behind before it is ended with SLOW_CONSUMER; default 1000. */
   queueLimit?: number;
+  /** Values of one group a row may be in (its first ones); a change then touches a bounded number of topics. Default 100. */
+  maxGroupValues?: number;
   /** Errors of the background pipeline; default {@link reportBackgroundError}. */
   onError?: (error: unknown) => void;
   /**
@@ -70,7 +72,7 @@ export class LiveEngine {
     this.pubsub = options.pubsub ?? inProcessPubSub<LiveEvent>(onError);
     this.pipeline = new Pipeline(onError);
     this.history = options.history ?? new NowHistory(options.dataSource);
-    this.router = new Router(options.models, needs, this.history);
+    this.router = new Router(options.models, needs, this.history, options.maxGroupValues);
     this.replayer = new Replayer(this.pipeline, this.router);
     this.subscribers = new Subscribers({
       pubsub: this.pubsub,

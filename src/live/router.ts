@@ -22,6 +22,8 @@ export class Router {
     private readonly models: ModelRegistry,
     private readonly needs: RelationNeeds,
     private readonly history: RowHistory,
+    /** Group values counted per row and group; see `LiveEngineOptions.maxGroupValues`. */
+    private readonly maxGroupValues = 100,
   ) {}
 
   /** Publishes a change, and the transitions it causes for rows that point at it, through `publish`. */
@@ -32,7 +34,7 @@ export class Router {
     const after = change.op === 'delete' ? null : { ...change.after };
     const cursor = change.cursor ? formatCursor(change.cursor) : undefined;
     await loadRelations(this.history, model, [before, after], this.needs.paths(model), change);
-    publishChange(publish, model, change.id, before, after, false, cursor);
+    publishChange(publish, model, change.id, before, after, false, cursor, this.maxGroupValues);
     if (change.op === 'update') await this.routeDependents(change, publish, cursor);
   }
 
@@ -42,7 +44,7 @@ export class Router {
     const after: Record<string, unknown> = { ...row };
     await loadRelations(this.history, model, [after], this.needs.paths(model), undefined);
     const id = row[model.primary.propertyName] as string | number;
-    for (const [group, value] of groupMoves(model, null, row)) {
+    for (const [group, value] of groupMoves(model, null, row, this.maxGroupValues)) {
       publish(topic.event(type, name, group, value), { type, id, before: null, after, payload });
     }
   }
@@ -70,7 +72,7 @@ export class Router {
           return { id: plain[model.primary.propertyName] as string | number, before: { ...plain, [name]: { ...was } }, after: { ...plain, [name]: { ...is } } };
         });
         await loadRelations(this.history, model, pairs.flatMap((p) => [p.before, p.after]), this.needs.paths(model), change);
-        for (const p of pairs) publishChange(publish, model, p.id, p.before, p.after, true, cursor);
+        for (const p of pairs) publishChange(publish, model, p.id, p.before, p.after, true, cursor, this.maxGroupValues);
       }
     }
   }
@@ -78,12 +80,12 @@ export class Router {
 
 function publishChange(
   publish: Publish, model: ResourceModel, id: string | number,
-  before: Record<string, unknown> | null, after: Record<string, unknown> | null, transitionOnly: boolean, cursor: string | undefined,
+  before: Record<string, unknown> | null, after: Record<string, unknown> | null, transitionOnly: boolean, cursor: string | undefined, max: number,
 ): void {
   const type = model.names.type;
   const extra = { ...(transitionOnly ? { transitionOnly } : {}), ...(cursor ? { cursor } : {}) };
   publish(topic.instance(type, id), { type, id, before, after, ...extra });
-  for (const [group, value, wasIn, isIn] of groupMoves(model, before, after)) {
+  for (const [group, value, wasIn, isIn] of groupMoves(model, before, after, max)) {
     publish(topic.group(type, group, value), { type, id, before: wasIn ? before : null, after: isIn ? after : null, ...extra });
   }
 }
@@ -93,10 +95,11 @@ export function* groupMoves(
   model: ResourceModel,
   before: Record<string, unknown> | null,
   after: Record<string, unknown> | null,
+  max = Infinity,
 ): Generator<[string, string, boolean, boolean]> {
   for (const [group, fn] of Object.entries(model.options.groups ?? {})) {
-    const was = new Set(before ? groupValues(fn(before)) : []);
-    const is = new Set(after ? groupValues(fn(after)) : []);
+    const was = new Set(before ? groupValues(fn(before), max) : []);
+    const is = new Set(after ? groupValues(fn(after), max) : []);
     for (const value of was) yield [group, value, true, is.has(value)];
     for (const value of is) if (!was.has(value)) yield [group, value, false, true];
   }

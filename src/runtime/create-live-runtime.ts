@@ -54,6 +54,8 @@ export interface LiveRuntimeOptions {
   subscriberQueueLimit?: number;
   /** See {@link LiveEngineOptions.visibilityKey}. */
   visibilityKey?: LiveEngineOptions['visibilityKey'];
+  /** See {@link LiveEngineOptions.maxGroupValues}. */
+  maxGroupValues?: number;
   /** Errors of background work (capture, routing, delivery); default {@link reportBackgroundError}. */
   onError?: (error: unknown) => void;
 }
@@ -93,7 +95,7 @@ export interface LiveRuntime {
  */
 export function createLiveRuntime({
   dataSource, resources, typeDefs, resolvers, defaultLimit = 100, maxLimit = 1000,
-  capture = 'orm', outbox: outboxOptions, pubsub, subscriberQueueLimit, visibilityKey, onError = reportBackgroundError,
+  capture = 'orm', outbox: outboxOptions, pubsub, subscriberQueueLimit, visibilityKey, maxGroupValues, onError = reportBackgroundError,
 }: LiveRuntimeOptions): LiveRuntime {
   if (!['orm', 'database', 'none'].includes(capture)) throw new SchemaDefinitionError(`capture must be 'orm', 'database' or 'none', not ${JSON.stringify(capture)}`);
   if (dataSource.entityMetadatas.length === 0) throw new SchemaDefinitionError('createLiveRuntime needs an initialized DataSource (its entity metadata is empty)');
@@ -112,7 +114,7 @@ export function createLiveRuntime({
     ? new OutboxReader(dataSource, tables, ingest, { onError, ...outboxOptions })
     : undefined;
   const history = capture === 'orm' ? orm : outbox?.history;
-  const engine = new LiveEngine({ dataSource, models, history, pubsub, queueLimit: subscriberQueueLimit, visibilityKey, onError });
+  const engine = new LiveEngine({ dataSource, models, history, pubsub, queueLimit: subscriberQueueLimit, visibilityKey, maxGroupValues, onError });
   releasers.add(() => engine.close());
   releasers.add(() => engine.idle());
   let schema: GraphQLSchema;

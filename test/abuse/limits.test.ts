@@ -7,7 +7,7 @@ import { getIntrospectionQuery } from 'graphql';
 import WebSocket from 'ws';
 import { isAuthenticated, resource } from '../../src';
 import { postResource, taskResource, todoListResource, userResource } from '../../example/app';
-import { LiveHarness, TASK_GROUP, task, waitUntil, type LiveSubscription, type LiveUser } from '../support/live';
+import { isBody, LiveHarness, POST_HASHTAG, TASK_GROUP, task, waitUntil, type LiveSubscription, type LiveUser } from '../support/live';
 
 let h: LiveHarness;
 let alice: LiveUser;
@@ -94,6 +94,22 @@ describe('bounded bytes', () => {
     raw.send({ id: 'big', type: 'subscribe', payload: { query: `{ __typename }`, variables: { padding: 'x'.repeat(200_000) } } });
     expect(await closed).toBe(1009);
     await stillServing();
+  });
+});
+
+describe('linear routing', () => {
+  it('a post with 5000 distinct hashtags reaches the groups of its first 100 only, and the server keeps serving', async () => {
+    const first = await h.subscribe(h.client(), POST_HASHTAG, { tag: 't0' });
+    const beyond = await h.subscribe(h.client(), POST_HASHTAG, { tag: 't4999' });
+    const body = Array.from({ length: 5000 }, (_, i) => `#t${i}`).join(' ');
+    const id = String((await h.ok('mutation($b: String!) { createPost(input: { body: $b }) { id } }', { b: body }, alice.token)).createPost.id);
+    expect((await first.next())[0]).toMatchObject({ action: 'CREATED', id });
+    await stillServing();
+    await h.ok('mutation($b: String!) { createPost(input: { body: $b }) { id } }', { b: '#t4999 marker' }, alice.token);
+    expect(await beyond.upTo(isBody('#t4999 marker'))).toEqual([]);
+    first.unsubscribe();
+    beyond.unsubscribe();
+    await h.settled();
   });
 });
 
