@@ -28,3 +28,11 @@ export function scalarId(id: unknown): string | number {
   if (id && typeof id === 'object') return scalarId(Object.values(id)[0]);
   return id as string | number;
 }
+
+/** Primary-key order: numerically when both are numbers, else as text. */
+export function compareIds(a: unknown, b: unknown): number {
+  const x = Number(a);
+  const y = Number(b);
+  if (Number.isFinite(x) && Number.isFinite(y)) return x - y;
+  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
+}

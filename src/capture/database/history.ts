@@ -1,7 +1,10 @@
 import type { DataSource, EntityMetadata } from 'typeorm';
 import type { RelationMetadata } from 'typeorm/metadata/RelationMetadata';
 import type { RowHistory, RowState } from '../../change/history';
+import type { Cursor } from '../../change/cursor';
 import type { RowChange } from '../../change/row-change';
+import { NowHistory } from '../../change/now-history';
+import { compareIds } from '../../model/ids';
 import { qualifiedTable, quotedTable } from '../../model/tables';
 import { decodeRow } from '../decode-row';
 import type { outboxObjects } from './migration';
@@ -17,23 +20,28 @@ const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
  * without a trigger is read as it is now.
  */
 export class OutboxHistory implements RowHistory {
-  constructor(private readonly dataSource: DataSource, private readonly o: ReturnType<typeof outboxObjects>) {}
+  private readonly now: NowHistory;
 
-  /** Outbox changes of `table` after the point of `at`; with no point (a custom event), none: now is the answer. */
-  private later(table: string, at: RowChange | undefined, params: unknown[]): string {
-    if (!at?.cursor) return `SELECT NULL::jsonb AS old, NULL::jsonb AS new, 0::bigint AS position, 0::bigint AS seq WHERE false`;
-    params.push(at.cursor.position.toString(), at.cursor.seq.toString(), table);
+  constructor(private readonly dataSource: DataSource, private readonly o: ReturnType<typeof outboxObjects>) {
+    this.now = new NowHistory(dataSource);
+  }
+
+  /** Outbox changes of `table` after the point of `at`. */
+  private later(table: string, after: Cursor, params: unknown[]): string {
+    params.push(after.position.toString(), after.seq.toString(), table);
     const [p, s, t] = [params.length - 2, params.length - 1, params.length];
     return `SELECT o.old, o.new, t.position, o.seq FROM ${this.o.outbox} o JOIN ${this.o.tx} t ON t.xid = o.xid
       WHERE t.position IS NOT NULL AND (t.position > $${p} OR (t.position = $${p} AND o.seq > $${s})) AND o.table_name = $${t}`;
   }
 
   async rowsAsOf(metadata: EntityMetadata, ids: (string | number)[], at: RowChange | undefined): Promise<Map<string, RowState>> {
+    // With no point in the log (a custom event), the rows as they are now.
+    if (!at?.cursor) return this.now.rowsAsOf(metadata, ids);
     const out = new Map<string, RowState>();
     if (!ids.length) return out;
     const pk = metadata.primaryColumns[0].databaseName;
     const params: unknown[] = [ids.map(String), pk];
-    const later = this.later(qualifiedTable(metadata), at, params);
+    const later = this.later(qualifiedTable(metadata), at.cursor, params);
     const rows: { k: string; found: boolean | null; old: Record<string, unknown> | null; now: Record<string, unknown> | null }[] = await this.dataSource.query(
       `WITH later AS (SELECT DISTINCT ON (k) k, old FROM (SELECT coalesce(l.old, l.new) ->> $2 AS k, l.old, l.position, l.seq FROM (${later}) l) x ORDER BY k, position, seq)
        SELECT ids.k, later.k IS NOT NULL AS found, later.old, to_jsonb(cur) AS now
@@ -47,10 +55,11 @@ export class OutboxHistory implements RowHistory {
   }
 
   async dependentsAsOf(dependant: EntityMetadata, relation: RelationMetadata, id: string | number, at: RowChange): Promise<Record<string, unknown>[]> {
+    if (!at.cursor) return this.now.dependentsAsOf(dependant, relation, id);
     const pk = dependant.primaryColumns[0].databaseName;
     const fk = relation.joinColumns[0].databaseName;
     const params: unknown[] = [String(id), pk, fk];
-    const later = this.later(qualifiedTable(dependant), at, params);
+    const later = this.later(qualifiedTable(dependant), at.cursor, params);
     const rows: { row: Record<string, unknown> }[] = await this.dataSource.query(
       `WITH later AS (SELECT DISTINCT ON (k) k, old FROM (SELECT coalesce(l.old, l.new) ->> $2 AS k, l.old, l.position, l.seq FROM (${later}) l) x ORDER BY k, position, seq)
        SELECT to_jsonb(cur) AS row FROM ${quotedTable(dependant)} cur
@@ -64,11 +73,4 @@ export class OutboxHistory implements RowHistory {
       .map((r) => decodeRow(dependant, r.row)!)
       .sort((a, b) => compareIds(a[pkProperty], b[pkProperty]));
   }
-}
-
-function compareIds(a: unknown, b: unknown): number {
-  const x = Number(a);
-  const y = Number(b);
-  if (Number.isFinite(x) && Number.isFinite(y)) return x - y;
-  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
 }

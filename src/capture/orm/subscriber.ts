@@ -7,7 +7,7 @@ import { carryDeletedParents } from '../../change/cascade';
 import type { RowHistory, RowState } from '../../change/history';
 import { NowHistory } from '../../change/now-history';
 import { collapse, rowKey, snapshot, type ChangeSink, type RowChange } from '../../change/row-change';
-import { scalarId } from '../../model/ids';
+import { compareIds, scalarId } from '../../model/ids';
 import { rowsReferencing } from '../../model/relations';
 
 /** What one transaction or savepoint level has recorded so far. */
@@ -136,7 +136,7 @@ export class OrmCapture implements EntitySubscriberInterface, RowHistory {
       if (!first || first.metadata !== dependant || first.op === 'insert' || !first.before) continue;
       if (String(first.before[fk]) === String(id)) out.set(String(first.id), { ...first.before });
     }
-    return [...out.values()].sort((a, b) => (Number(a[pk]) - Number(b[pk])) || String(a[pk]).localeCompare(String(b[pk])));
+    return [...out.values()].sort((a, b) => compareIds(a[pk], b[pk]));
   }
 
   routed(change: RowChange): void {
