@@ -41,7 +41,7 @@ async function main(): Promise<number> {
     const h = await LiveHarness.start({ prefix: 'soak', capture: mode });
     try {
       for (const seed of seeds()) {
-        const result = await runConvergence(h, { seed, seconds, capture: mode, writers, log: (line) => console.log(line) });
+        const result = await runConvergence(h, { seed, seconds, capture: mode, writers, log: (line) => console.log(line), progressSeconds: seconds >= 60 ? 30 : undefined });
         totals.runs++;
         totals.writes += result.writes;
         totals.events += result.events;

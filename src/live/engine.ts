@@ -27,8 +27,15 @@ export interface LiveEngineOptions {
   history?: RowHistory;
   /** How routed events reach subscribers; default in-process. */
   pubsub?: PubSub<LiveEvent>;
-  /** Events a subscriber may fall behind before it is ended with SLOW_CONSUMER; default 1000. */
+  /** Events a queued (SSE, in-process) subscriber may fall behind before it is ended with SLOW_CONSUMER; default 1000. */
   queueLimit?: number;
+  /**
+   * Bytes a WebSocket may hold unsent (written by the server, not yet taken
+   * by the kernel) when an event is due for one of its subscriptions: over
+   * it, that subscription ends with SLOW_CONSUMER. Counted in bytes, so a
+   * client gains nothing by picking large results. Default 1 MiB.
+   */
+  bufferBytes?: number;
   /** Values of one group a row may be in (its first ones); a change then touches a bounded number of topics. Default 100. */
   maxGroupValues?: number;
   /** Errors of the background pipeline; default {@link reportBackgroundError}. */
@@ -80,6 +87,7 @@ export class LiveEngine {
       replayer: this.replayer,
       payloads: new PayloadCache(),
       queueLimit: options.queueLimit ?? 1000,
+      bufferBytes: options.bufferBytes ?? 2 ** 20,
       onError,
       visibilityKey: options.visibilityKey ?? ((ctx) => (ctx.user ? `user:${String(ctx.user.id)}` : 'anonymous')),
     });
@@ -93,6 +101,11 @@ export class LiveEngine {
   /** Delivery classes: groups of direct subscribers that share one execution per event. */
   get deliveryClasses(): number {
     return this.subscribers.classCount;
+  }
+
+  /** Lookups of rows whose visibility follows a changed related row (a list turning private: its tasks) so far. */
+  get dependentLookups(): number {
+    return this.router.dependentLookups;
   }
 
   /** Executions of delivery classes so far (one per class and event it delivers). */

@@ -11,17 +11,24 @@ import type { ResourceModel } from '../model/resource-model';
  */
 export class RelationNeeds {
   private readonly use = new Map<string, Map<string, number>>();
+  /** `relation.property` reads (see `relationReads`), counted per resource the same way. */
+  private readonly reads = new Map<string, Map<string, number>>();
 
-  /** `delta` is +1 when a subscriber (or class) with these paths arrives, -1 when it leaves. */
-  count(model: ResourceModel, paths: string[], delta: number): void {
-    if (!paths.length) return;
-    let use = this.use.get(model.names.type);
-    if (!use) this.use.set(model.names.type, (use = new Map()));
-    for (const path of paths) {
-      const n = (use.get(path) ?? 0) + delta;
-      if (n > 0) use.set(path, n);
-      else use.delete(path);
-    }
+  /**
+   * `delta` is +1 when a subscriber (or class) with these paths and reads
+   * arrives, -1 when it leaves.
+   */
+  count(model: ResourceModel, needs: { paths: string[]; reads: string[] }, delta: number): void {
+    tally(this.use, model.names.type, needs.paths, delta);
+    tally(this.reads, model.names.type, needs.reads, delta);
+  }
+
+  /** Whether some subscriber's policy on `model` reads one of `properties` of the row its `relation` points at. */
+  readsAny(model: ResourceModel, relation: string, properties: Iterable<string>): boolean {
+    const reads = this.reads.get(model.names.type);
+    if (!reads) return false;
+    for (const property of properties) if (reads.has(`${relation}.${property}`)) return true;
+    return false;
   }
 
   /** The paths needed for rows of `model` now. */
@@ -34,6 +41,18 @@ export class RelationNeeds {
   relations(model: ResourceModel): Set<string> {
     return new Set(this.paths(model).map((p) => p.split('.')[0]));
   }
+}
+
+function tally(counts: Map<string, Map<string, number>>, type: string, keys: string[], delta: number): void {
+  if (!keys.length) return;
+  let use = counts.get(type);
+  if (!use) counts.set(type, (use = new Map()));
+  for (const key of keys) {
+    const n = (use.get(key) ?? 0) + delta;
+    if (n > 0) use.set(key, n);
+    else use.delete(key);
+  }
+  if (!use.size) counts.delete(type);
 }
 
 function isLoaded(value: unknown): boolean {

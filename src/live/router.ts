@@ -18,6 +18,9 @@ import { groupValues, topic } from './topics';
  * they are now (./relations.ts, ../change/history.ts).
  */
 export class Router {
+  /** Lookups of the rows pointing at a changed row (see {@link routeDependents}) so far. */
+  dependentLookups = 0;
+
   constructor(
     private readonly models: ModelRegistry,
     private readonly needs: RelationNeeds,
@@ -57,16 +60,23 @@ export class Router {
    * as it was and as it is, transition-only: a subscriber for whom it
    * disappears gets DELETED, one for whom it appears CREATED, others
    * nothing. One query per resource and relation, only while subscribers
-   * with such a policy exist. (First relation level only.)
+   * with such a policy exist and only when the change touched a column such
+   * a policy reads through the relation (a renamed list re-routes nothing).
+   * (First relation level only.)
    */
   private async routeDependents(change: RowChange, publish: Publish, cursor: string | undefined): Promise<void> {
     const { before: was, after: is } = change;
-    if (!was || !is || !Object.keys({ ...was, ...is }).some((k) => !sameValue(was[k], is[k]))) return;
+    if (!was || !is) return;
+    const changed = Object.keys({ ...was, ...is }).filter((k) => !sameValue(was[k], is[k]));
+    if (!changed.length) return;
     for (const model of this.models.all) {
       for (const name of this.needs.relations(model)) {
         const relation = model.metadata.relations.find((r) => r.propertyName === name);
         if (!relation || relation.inverseEntityMetadata.target !== change.metadata.target || !relation.joinColumns.length) continue;
+        // Only a change of a column some policy reads through this relation can change who sees the rows (a rename cannot).
+        if (!this.needs.readsAny(model, name, changed)) continue;
         // The rows that pointed at it just after this change: a row that has moved away since is one of them.
+        this.dependentLookups++;
         const rows = await this.history.dependentsAsOf(model.metadata, relation, change.id, change);
         const pairs = rows.map((plain) => {
           return { id: plain[model.primary.propertyName] as string | number, before: { ...plain, [name]: { ...was } }, after: { ...plain, [name]: { ...is } } };

@@ -1,7 +1,7 @@
 import type { LiveContext } from '../define/context';
 import type { Cursor } from '../change/cursor';
 import type { ResourceModel } from '../model/resource-model';
-import { relationPaths } from '../policy/evaluate';
+import { relationPaths, relationReads } from '../policy/evaluate';
 import type { Condition } from '../policy/where';
 import type { PubSub } from '../pubsub/types';
 import { BoundedQueue } from './delivery/bounded-queue';
@@ -21,6 +21,7 @@ export interface SubscribersOptions {
   replayer: Replayer;
   payloads: PayloadCache;
   queueLimit: number;
+  bufferBytes: number;
   onError: (error: unknown) => void;
   visibilityKey: (ctx: LiveContext) => string;
 }
@@ -65,9 +66,10 @@ export class Subscribers {
   ): AsyncIterableIterator<unknown> {
     const verdict = kind === 'change' ? changeVerdict(model, condition, this.o.payloads) : eventVerdict(model, condition);
     const paths = relationPaths(model.metadata, condition);
+    const needs = { paths, reads: relationReads(model.metadata, condition) };
     if (direct) {
       const key = `${topicName}\n${kind}\n${this.o.visibilityKey(ctx)}\n${direct.operationKey}`;
-      const member = this.join(model, key, topicName, ctx, paths, verdict, direct, after !== undefined);
+      const member = this.join(model, key, topicName, ctx, needs, verdict, direct, after !== undefined);
       // Its class counts the relation paths the replay needs for as long as the member is in it.
       if (after) {
         this.o.replayer.replay(model, paths, topicName, after, (event) => member.deliver(event), () => member.closed, (error) => {
@@ -81,10 +83,10 @@ export class Subscribers {
     const queue: BoundedQueue<unknown> = new BoundedQueue<unknown>(this.o.queueLimit, () => {
       stop();
       this.queues.delete(queue);
-      this.o.needs.count(model, paths, -1);
+      this.o.needs.count(model, needs, -1);
     }, () => ctx.loaders.clear());
     this.queues.add(queue);
-    this.o.needs.count(model, paths, +1);
+    this.o.needs.count(model, needs, +1);
     const deliver = (event: LiveEvent) => {
       let item: unknown;
       try {
@@ -111,22 +113,23 @@ export class Subscribers {
    * (one pubsub listener, its policy's relation paths counted once) for the
    * first member and removing it with the last.
    */
-  private join(model: ResourceModel, key: string, topicName: string, ctx: LiveContext, paths: string[], verdict: Verdict, direct: DirectTarget, paused: boolean): DirectMember {
+  private join(model: ResourceModel, key: string, topicName: string, ctx: LiveContext, needs: { paths: string[]; reads: string[] }, verdict: Verdict, direct: DirectTarget, paused: boolean): DirectMember {
     let cls = this.classes.get(key);
     if (!cls) {
       const created = new DeliveryClass({
         verdict,
         render: direct.render,
         limit: this.o.queueLimit,
+        bufferBytes: this.o.bufferBytes,
         onExecute: () => void this.executionCount++,
         onError: this.o.onError,
       });
       const stop = this.o.pubsub.subscribe(topicName, created.onEvent);
-      this.o.needs.count(model, paths, +1);
+      this.o.needs.count(model, needs, +1);
       this.classes.set(key, created);
       created.onEmpty = () => {
         stop();
-        this.o.needs.count(model, paths, -1);
+        this.o.needs.count(model, needs, -1);
         if (this.classes.get(key) === created) this.classes.delete(key);
       };
       cls = created;

@@ -170,3 +170,28 @@ export function relationPaths(metadata: EntityMetadata, condition: Condition, pr
   }
   return [...paths];
 }
+
+/**
+ * The columns of first-level related rows a condition reads, as
+ * `relation.property` (`['list.private', 'list.ownerId']`): a change of a
+ * related row that touches none of them cannot change whether the condition
+ * holds for the rows pointing at it. A nested relation counts as its
+ * foreign key (and its property).
+ */
+export function relationReads(metadata: EntityMetadata, condition: Condition): string[] {
+  if (condition === true || condition === false) return [];
+  const reads = new Set<string>();
+  for (const where of condition) {
+    for (const [key, expected] of Object.entries(where)) {
+      const relation = metadata.relations.find((r) => r.propertyName === key);
+      if (!relation || !isPlainObject(expected)) continue;
+      const target = relation.inverseEntityMetadata;
+      for (const field of Object.keys(expected as Record<string, unknown>)) {
+        reads.add(`${key}.${field}`);
+        const nested = target.relations.find((r) => r.propertyName === field);
+        for (const column of nested?.joinColumns ?? []) reads.add(`${key}.${column.propertyName}`);
+      }
+    }
+  }
+  return [...reads];
+}

@@ -50,8 +50,10 @@ export interface LiveRuntimeOptions {
   };
   /** How routed events reach subscribers; default in-process. */
   pubsub?: PubSub<LiveEvent>;
-  /** Events a subscriber may fall behind before it is ended with SLOW_CONSUMER; default 1000. */
+  /** Events an SSE (or in-process) subscriber may have queued before it is ended with SLOW_CONSUMER; default 1000. */
   subscriberQueueLimit?: number;
+  /** See {@link LiveEngineOptions.bufferBytes}; default 1 MiB. */
+  subscriberBufferBytes?: number;
   /** See {@link LiveEngineOptions.visibilityKey}. */
   visibilityKey?: LiveEngineOptions['visibilityKey'];
   /** See {@link LiveEngineOptions.maxGroupValues}. */
@@ -95,7 +97,7 @@ export interface LiveRuntime {
  */
 export function createLiveRuntime({
   dataSource, resources, typeDefs, resolvers, defaultLimit = 100, maxLimit = 1000,
-  capture = 'orm', outbox: outboxOptions, pubsub, subscriberQueueLimit, visibilityKey, maxGroupValues, onError = reportBackgroundError,
+  capture = 'orm', outbox: outboxOptions, pubsub, subscriberQueueLimit, subscriberBufferBytes, visibilityKey, maxGroupValues, onError = reportBackgroundError,
 }: LiveRuntimeOptions): LiveRuntime {
   if (!['orm', 'database', 'none'].includes(capture)) throw new SchemaDefinitionError(`capture must be 'orm', 'database' or 'none', not ${JSON.stringify(capture)}`);
   if (dataSource.entityMetadatas.length === 0) throw new SchemaDefinitionError('createLiveRuntime needs an initialized DataSource (its entity metadata is empty)');
@@ -114,7 +116,7 @@ export function createLiveRuntime({
     ? new OutboxReader(dataSource, tables, ingest, { onError, ...outboxOptions })
     : undefined;
   const history = capture === 'orm' ? orm : outbox?.history;
-  const engine = new LiveEngine({ dataSource, models, history, pubsub, queueLimit: subscriberQueueLimit, visibilityKey, maxGroupValues, onError });
+  const engine = new LiveEngine({ dataSource, models, history, pubsub, queueLimit: subscriberQueueLimit, bufferBytes: subscriberBufferBytes, visibilityKey, maxGroupValues, onError });
   releasers.add(() => engine.close());
   releasers.add(() => engine.idle());
   let schema: GraphQLSchema;

@@ -102,10 +102,17 @@ describeEachCapture('visibility', (capture) => {
       const otherInstance = await h.subscribe(h.client(bob), TASK_INSTANCE, { id: t1 });
       const anonymousInstance = await h.subscribe(h.client(), TASK_INSTANCE, { id: t1 });
 
+      // A rename touches no column a policy reads: nothing that points at the list is looked up again.
+      const lookups = h.engine.dependentLookups;
+      await h.ok('mutation($id: ID!) { patchTodoList(id: $id, input: { name: "Toggled, renamed" }) { id } }', { id: list }, alice.token);
+      await h.caughtUp();
+      expect(h.engine.dependentLookups).toBe(lookups);
+
       // The list row changes, not the tasks: the engine re-evaluates the tasks that point at it.
       await h.setListPrivate(alice, list, true);
       const gone = [{ action: 'DELETED', id: t1, task: null }, { action: 'DELETED', id: t2, task: null }];
       expect(await other.next(2)).toEqual(gone);
+      expect(h.engine.dependentLookups).toBe(lookups + 1);
       expect(await anonymous.next(2)).toEqual(gone);
       expect(await otherInstance.next()).toEqual([gone[0]]);
       expect(await anonymousInstance.next()).toEqual([gone[0]]);

@@ -10,7 +10,8 @@
  * bench/soak.ts (`npm run soak -- --seconds 300 --seed N`).
  *
  * Writers (3 at once): createTask, patchTask (text, done), moves between an
- * owner's lists, deleteTask, completeAllTasks, privacy flips of two lists;
+ * owner's lists, deleteTask, completeAllTasks, privacy flips of two lists
+ * (past MAX_TASKS tasks, creates turn into deletes: a steady population);
  * in database capture also raw SQL from a separate `pg` client (an update, a
  * move, a bulk `UPDATE … WHERE`). One list of alice's is always private and
  * only its tasks carry `secret-` texts (a write that moves a task in or out
@@ -22,7 +23,7 @@
  * with `after`; otherwise it subscribes and queries afresh. A refused
  * subscription (a list it may not see) clears its view and is tried again.
  */
-import { Client as PgClient } from 'pg';
+import { Pool } from 'pg';
 import type { Client } from 'graphql-ws';
 import type { CaptureMode } from '../../src';
 import { waitUntil, type LiveHarness, type LiveUser } from './live';
@@ -34,6 +35,8 @@ export interface ConvergenceOptions {
   /** Concurrent writers; default 3. */
   writers?: number;
   log?: (line: string) => void;
+  /** Logs counters and the current phase this often (long runs); off by default. */
+  progressSeconds?: number;
 }
 
 export interface ConvergenceResult {
@@ -73,6 +76,9 @@ function random(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Tasks the writers keep at most (about 40 a list). */
+const MAX_TASKS = 200;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -253,7 +259,7 @@ class Observer {
 }
 
 export async function runConvergence(h: LiveHarness, options: ConvergenceOptions): Promise<ConvergenceResult> {
-  const { seed, seconds, capture, writers = 3, log = () => undefined } = options;
+  const { seed, seconds, capture, writers = 3, log = () => undefined, progressSeconds } = options;
   const rand = random(seed);
   const pick = <T>(items: T[]): T => items[Math.floor(rand() * items.length)];
   const tag = `${seed}_${Math.floor(Math.random() * 1e6)}`;
@@ -291,11 +297,19 @@ export async function runConvergence(h: LiveHarness, options: ConvergenceOptions
     }
   }
   const mutex = new Mutex();
+  let phase = 'connecting';
+  const started = Date.now();
+  const progress = progressSeconds ? setInterval(() => {
+    const events = observers.reduce((sum, o) => sum + o.events, 0);
+    const live = observers.filter((o) => o.live).length;
+    log(`  ${Math.round((Date.now() - started) / 1000)} s ${phase}: ${result.writes} writes, ${events} events, ${tasks.size} tasks, ${live}/${observers.length} observers live, ${result.disconnects} disconnects, rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB`);
+  }, progressSeconds * 1000) : undefined;
+  try {
   for (const o of observers) await o.connect(mutex, false);
 
-  const sql = capture === 'database' ? new PgClient({ connectionString: (h.ds.options as { url: string }).url }) : undefined;
+  // Raw SQL from outside the server, one connection per writer.
+  const sql = capture === 'database' ? new Pool({ connectionString: (h.ds.options as { url: string }).url, max: writers }) : undefined;
   sql?.on('error', () => undefined); // the database may be dropped under it after a failure
-  await sql?.connect();
   try {
   const deadline = Date.now() + seconds * 1000;
   const running = () => Date.now() < deadline;
@@ -317,8 +331,15 @@ export async function runConvergence(h: LiveHarness, options: ConvergenceOptions
     else if (response.errors?.[0]?.extensions?.code === 'NOT_FOUND') tasks.delete(id);
   };
 
+  const remove = async (id: string) => {
+    const response = await h.request('mutation($id: ID!) { deleteTask(id: $id) }', { id }, listOf(id)!.owner.token);
+    if (accept(response, 'deleteTask') || response.errors?.[0]?.extensions?.code === 'NOT_FOUND') tasks.delete(id);
+  };
+
   const operations: [number, () => Promise<void>][] = [
     [3, async () => {
+      // A steady population: past MAX_TASKS a create becomes a delete, so long runs stay like short ones (bulk writes stay bulk, not ever larger).
+      if (tasks.size >= MAX_TASKS) return remove(pick([...tasks.keys()]));
       const list = pick(lists);
       const response = await h.request('mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }', { i: { list: list.id, text: text(list, 'new') } }, list.owner.token);
       if (accept(response, 'createTask')) tasks.set(String(response.data!.createTask.id), list);
@@ -339,9 +360,7 @@ export async function runConvergence(h: LiveHarness, options: ConvergenceOptions
     }],
     [1, async () => {
       const id = pick([...tasks.keys()]);
-      if (!id) return;
-      const response = await h.request('mutation($id: ID!) { deleteTask(id: $id) }', { id }, listOf(id)!.owner.token);
-      if (accept(response, 'deleteTask') || response.errors?.[0]?.extensions?.code === 'NOT_FOUND') tasks.delete(id);
+      if (id) await remove(id);
     }],
     [1, async () => {
       const list = pick(lists);
@@ -405,14 +424,18 @@ export async function runConvergence(h: LiveHarness, options: ConvergenceOptions
       if (o) await o.connect(mutex, false);
     }
   };
+  phase = 'writing';
   await Promise.all([...Array.from({ length: writers }, writer), disconnector(), retrier()]);
   } finally {
     await sql?.end().catch(() => undefined);
   }
 
   // Quiet: everything committed is routed, every observer that may subscribe again has, nothing more arrives.
+  phase = 'reconnecting';
   for (const o of observers) if (!o.live) await o.connect(mutex, false);
+  phase = 'catching up';
   await h.caughtUp();
+  phase = 'waiting for quiet';
   let seen = -1;
   for (;;) {
     const total = observers.reduce((sum, o) => sum + o.events, 0);
@@ -423,6 +446,7 @@ export async function runConvergence(h: LiveHarness, options: ConvergenceOptions
   }
   result.events = seen;
 
+  phase = 'comparing';
   for (const o of observers) {
     const fresh = await h.request(LIST, { list: o.list.id }, o.user?.token);
     const expected = (fresh.data?.tasks ?? []) as TaskRow[];
@@ -436,6 +460,9 @@ export async function runConvergence(h: LiveHarness, options: ConvergenceOptions
     }
   }
   for (const o of observers) o.close();
+  } finally {
+    clearInterval(progress);
+  }
   result.serverEnds = serverEnds.reasons.slice(endsAtStart);
   log(`seed ${seed} (${capture}): ${result.writes} writes (${result.refusedWrites} refused), ${result.events} events, ${result.disconnects} disconnects (${result.resumes} resumed), ${result.views} views, ${result.mismatches.length} mismatches, ${result.leaks.length} leaks${result.serverEnds.length ? `, ended by the server: ${result.serverEnds.join('; ')}` : ''}`);
   return result;

@@ -1,6 +1,6 @@
 /**
  * A delivery class on its own: the order of sends when executions finish
- * out of order, and its two bounds (a member's unflushed messages, the
+ * out of order, and its two bounds (the bytes a member's connection holds unsent, the
  * events held behind an unfinished execution). Real sockets and
  * PostgreSQL are in test/live/delivery.test.ts; here executions are promises
  * the test resolves.
@@ -13,7 +13,7 @@ const event = (id: number): LiveEvent => ({ type: 'Task', id, before: null, afte
 
 class FakeTarget implements DirectTarget {
   readonly sent: string[] = [];
-  unflushed = 0;
+  unflushedBytes = 0;
   constructor(readonly render: DirectTarget['render'], readonly operationKey = 'op') {}
   send(json: Buffer): void {
     this.sent.push(json.toString());
@@ -29,10 +29,10 @@ function controlledRender() {
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
-function makeClass(render: DirectTarget['render'], limit = 10, verdict = (e: LiveEvent): unknown => e.id) {
+function makeClass(render: DirectTarget['render'], limit = 10, verdict = (e: LiveEvent): unknown => e.id, bufferBytes = 1000) {
   let executions = 0;
   const errors: unknown[] = [];
-  const cls = new DeliveryClass({ verdict, render, limit, onExecute: () => void executions++, onError: (e) => void errors.push(e) });
+  const cls = new DeliveryClass({ verdict, render, limit, bufferBytes, onExecute: () => void executions++, onError: (e) => void errors.push(e) });
   return { cls, errors, executions: () => executions };
 }
 
@@ -119,9 +119,9 @@ it('a replay reaches one member only, in order with live events', async () => {
   expect(b.sent).toEqual(['1', '2', '3']);
 });
 
-it('ends a member whose messages are not flushed at the limit with SLOW_CONSUMER; the others carry on', async () => {
-  const render = (root: unknown) => String(root);
-  const { cls } = makeClass(render, 2);
+it('ends a member whose connection holds more than bufferBytes unsent with SLOW_CONSUMER; the others carry on', async () => {
+  const render = (root: unknown) => String(root).padStart(10, '.'); // 10 bytes per result
+  const { cls } = makeClass(render, 1000, undefined, 15);
   const stalled = new FakeTarget(render);
   const reading = new FakeTarget(render);
   const left: string[] = [];
@@ -130,11 +130,12 @@ it('ends a member whose messages are not flushed at the limit with SLOW_CONSUMER
   const ended = stalledMember.stream.next();
   for (let i = 1; i <= 4; i++) {
     cls.onEvent(event(i));
-    stalled.unflushed = stalled.sent.length; // never flushes
+    stalled.unflushedBytes = stalled.sent.join('').length; // never flushes
   }
   await expect(ended).rejects.toMatchObject({ extensions: { code: 'SLOW_CONSUMER' } });
-  expect(stalled.sent).toEqual(['1', '2']);
-  expect(reading.sent).toEqual(['1', '2', '3', '4']);
+  // 0 and then 10 bytes unsent are within 15; at 20 it is over, whatever the number of messages.
+  expect(stalled.sent).toEqual(['.........1', '.........2']);
+  expect(reading.sent).toHaveLength(4);
   expect(left).toEqual(['stalled']);
   expect(cls.members.size).toBe(1);
   await expect(stalledMember.stream.next()).resolves.toEqual({ value: undefined, done: true });

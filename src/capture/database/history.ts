@@ -18,6 +18,11 @@ const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
  * statement, so in one snapshot: a commit between them cannot slip through.
  * Exact for every exposed table (their triggers record every write); a table
  * without a trigger is read as it is now.
+ *
+ * Cost: a row's later changes are found through the outbox's `(table_name,
+ * row_key)` index, the current rows through the table's primary key, so a
+ * lookup costs the same however far routing has fallen behind (the rows
+ * committed after the change) — a backlog never makes catching up slower.
  */
 export class OutboxHistory implements RowHistory {
   private readonly now: NowHistory;
@@ -26,12 +31,18 @@ export class OutboxHistory implements RowHistory {
     this.now = new NowHistory(dataSource);
   }
 
-  /** Outbox changes of `table` after the point of `at`. */
+  /** Outbox changes of `table` committed after the point of `after` (`o` the outbox, `t` its transaction). */
   private later(table: string, after: Cursor, params: unknown[]): string {
     params.push(after.position.toString(), after.seq.toString(), table);
     const [p, s, t] = [params.length - 2, params.length - 1, params.length];
-    return `SELECT o.old, o.new, t.position, o.seq FROM ${this.o.outbox} o JOIN ${this.o.tx} t ON t.xid = o.xid
-      WHERE t.position IS NOT NULL AND (t.position > $${p} OR (t.position = $${p} AND o.seq > $${s})) AND o.table_name = $${t}`;
+    return `${this.o.outbox} o JOIN ${this.o.tx} t ON t.xid = o.xid
+      WHERE o.table_name = $${t} AND t.position IS NOT NULL AND (t.position > $${p} OR (t.position = $${p} AND o.seq > $${s}))`;
+  }
+
+  /** For each key that `keys` (an SQL condition on `o.row_key`) admits, its first change after `after`: `(k, old)`. */
+  private firstLater(table: string, after: Cursor, params: unknown[], keys: string): string {
+    return `SELECT DISTINCT ON (o.row_key) o.row_key AS k, o.old FROM ${this.later(table, after, params)}
+      AND ${keys} ORDER BY o.row_key, t.position, o.seq`;
   }
 
   async rowsAsOf(metadata: EntityMetadata, ids: (string | number)[], at: RowChange | undefined): Promise<Map<string, RowState>> {
@@ -39,33 +50,44 @@ export class OutboxHistory implements RowHistory {
     if (!at?.cursor) return this.now.rowsAsOf(metadata, ids);
     const out = new Map<string, RowState>();
     if (!ids.length) return out;
-    const pk = metadata.primaryColumns[0].databaseName;
-    const params: unknown[] = [ids.map(String), pk];
-    const later = this.later(qualifiedTable(metadata), at.cursor, params);
+    const pk = q(metadata.primaryColumns[0].databaseName);
+    const keys = ids.map(String);
+    // $1: the keys as text; $2: the same, typed by the key column (so its index serves).
+    const params: unknown[] = [keys, keys];
+    const later = this.firstLater(qualifiedTable(metadata), at.cursor, params, 'o.row_key = ANY($1::text[])');
     const rows: { k: string; found: boolean | null; old: Record<string, unknown> | null; now: Record<string, unknown> | null }[] = await this.dataSource.query(
-      `WITH later AS (SELECT DISTINCT ON (k) k, old FROM (SELECT coalesce(l.old, l.new) ->> $2 AS k, l.old, l.position, l.seq FROM (${later}) l) x ORDER BY k, position, seq)
-       SELECT ids.k, later.k IS NOT NULL AS found, later.old, to_jsonb(cur) AS now
+      `WITH later AS (${later})
+       SELECT ids.k, later.k IS NOT NULL AS found, later.old, cur.now
        FROM unnest($1::text[]) AS ids(k)
        LEFT JOIN later ON later.k = ids.k
-       LEFT JOIN ${quotedTable(metadata)} cur ON cur.${q(pk)}::text = ids.k`,
+       LEFT JOIN (SELECT c.${pk}::text AS k, to_jsonb(c) AS now FROM ${quotedTable(metadata)} c WHERE c.${pk} = ANY($2)) cur ON cur.k = ids.k`,
       params,
     );
     for (const row of rows) out.set(row.k, decodeRow(metadata, row.found ? row.old : row.now) ?? null);
     return out;
   }
 
+  /**
+   * The rows of `dependant` whose `relation` pointed at `id` just after
+   * `at`: those that do now and have not changed since, and those whose
+   * first later change shows they did (moved away, or deleted, since).
+   */
   async dependentsAsOf(dependant: EntityMetadata, relation: RelationMetadata, id: string | number, at: RowChange): Promise<Record<string, unknown>[]> {
     if (!at.cursor) return this.now.dependentsAsOf(dependant, relation, id);
-    const pk = dependant.primaryColumns[0].databaseName;
+    const pk = q(dependant.primaryColumns[0].databaseName);
     const fk = relation.joinColumns[0].databaseName;
-    const params: unknown[] = [String(id), pk, fk];
-    const later = this.later(qualifiedTable(dependant), at.cursor, params);
+    const table = qualifiedTable(dependant);
+    // $1: the id typed by the foreign key column; $2: as text; $3: the key's name.
+    const params: unknown[] = [String(id), String(id), fk];
+    const moved = `SELECT o.row_key FROM ${this.later(table, at.cursor, params)} AND o.old ->> $3 = $2`;
+    const later = this.firstLater(table, at.cursor, params, 'o.row_key IN (SELECT k FROM candidates)');
     const rows: { row: Record<string, unknown> }[] = await this.dataSource.query(
-      `WITH later AS (SELECT DISTINCT ON (k) k, old FROM (SELECT coalesce(l.old, l.new) ->> $2 AS k, l.old, l.position, l.seq FROM (${later}) l) x ORDER BY k, position, seq)
-       SELECT to_jsonb(cur) AS row FROM ${quotedTable(dependant)} cur
-         WHERE cur.${q(fk)}::text = $1 AND NOT EXISTS (SELECT 1 FROM later WHERE later.k = cur.${q(pk)}::text)
+      `WITH cur AS (SELECT c.${pk}::text AS k, to_jsonb(c) AS row FROM ${quotedTable(dependant)} c WHERE c.${q(fk)} = $1),
+       candidates AS (SELECT k FROM cur UNION ${moved}),
+       later AS (${later})
+       SELECT cur.row FROM cur WHERE NOT EXISTS (SELECT 1 FROM later WHERE later.k = cur.k)
        UNION ALL
-       SELECT later.old FROM later WHERE later.old IS NOT NULL AND later.old ->> $3 = $1`,
+       SELECT later.old FROM later WHERE later.old IS NOT NULL AND later.old ->> $3 = $2`,
       params,
     );
     const pkProperty = dependant.primaryColumns[0].propertyName;

@@ -1,13 +1,14 @@
 import type { DataSource, EntityMetadata } from 'typeorm';
 import type { ResourceModel } from '../../model/resource-model';
-import { quotedTable } from '../../model/tables';
+import { qualifiedTable, quotedTable } from '../../model/tables';
 
 /**
  * Database capture: triggers append every committed write of the exposed
  * tables to an outbox table, and one reader per process tails it.
  *
  * How the order is kept. Each row trigger appends `(seq, xid, table, op, old,
- * new)` to `live_outbox`, and the first one of a transaction also adds the
+ * new, row_key)` to `live_outbox` (`row_key`: the primary key as text, indexed
+ * with the table, so the history of one row is found without scanning), and the first one of a transaction also adds the
  * transaction to `live_outbox_tx`. A deferred constraint trigger on that
  * table runs once per transaction, at COMMIT: it takes a transaction-level
  * advisory lock, draws the transaction's `position` from a sequence and sends
@@ -67,10 +68,14 @@ export function outboxMigrationSQL(tables: (EntityMetadata | OutboxTable)[], opt
   const o = outboxObjects(options.schema);
   const triggers = tables.map((t) => {
     const { metadata, omit = [] } = 'metadata' in t ? t : { metadata: t };
-    // The columns to leave out travel as trigger arguments; OR REPLACE updates an existing trigger's list.
+    // The key column, then the columns to leave out, travel as trigger arguments; OR REPLACE updates an existing trigger's.
+    const args = [metadata.primaryColumns[0].databaseName, ...omit];
+    // Rows recorded before the outbox had row_key get theirs (none, after the first run).
     return `
+UPDATE ${o.outbox} SET row_key = coalesce(old, new) ->> ${literal(args[0])}
+  WHERE row_key IS NULL AND table_name = ${literal(qualifiedTable(metadata))};
 CREATE OR REPLACE TRIGGER live_outbox_capture AFTER INSERT OR UPDATE OR DELETE ON ${quotedTable(metadata)}
-  FOR EACH ROW EXECUTE FUNCTION ${o.capture}(${omit.map(literal).join(', ')});`;
+  FOR EACH ROW EXECUTE FUNCTION ${o.capture}(${args.map(literal).join(', ')});`;
   });
   return `-- typeorm-graphql-live: database capture (outbox, triggers). Idempotent.
 SELECT pg_advisory_xact_lock(${o.lockKey});
@@ -80,9 +85,12 @@ CREATE TABLE IF NOT EXISTS ${o.outbox} (
   table_name text NOT NULL,
   op "char" NOT NULL,
   old jsonb,
-  new jsonb
+  new jsonb,
+  row_key text
 );
+ALTER TABLE ${o.outbox} ADD COLUMN IF NOT EXISTS row_key text;
 CREATE INDEX IF NOT EXISTS live_outbox_xid ON ${o.outbox} (xid, seq);
+CREATE INDEX IF NOT EXISTS live_outbox_row ON ${o.outbox} (table_name, row_key);
 CREATE TABLE IF NOT EXISTS ${o.tx} (
   xid xid8 PRIMARY KEY,
   position bigint UNIQUE,
@@ -95,12 +103,13 @@ CREATE TABLE IF NOT EXISTS ${o.meta} (
 );
 INSERT INTO ${o.meta} (id) VALUES (1) ON CONFLICT DO NOTHING;
 
--- Row trigger: the old and new row (without the columns named as trigger arguments),
--- the table, the op and the writing transaction.
+-- Row trigger: the old and new row (without the columns named by the trigger's arguments
+-- after the first), the table, the op, the writing transaction and the row's key (the
+-- column named by the first argument, as it was before the write).
 CREATE OR REPLACE FUNCTION ${o.capture}() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
   x xid8 := pg_current_xact_id();
-  omit text[] := CASE WHEN TG_NARGS > 0 THEN TG_ARGV ELSE '{}'::text[] END;
+  omit text[] := CASE WHEN TG_NARGS > 1 THEN TG_ARGV[1:TG_NARGS - 1] ELSE '{}'::text[] END;
   old_row jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) - omit END;
   new_row jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) - omit END;
 BEGIN
@@ -111,10 +120,11 @@ BEGIN
     INSERT INTO ${o.tx} (xid) VALUES (x) ON CONFLICT DO NOTHING;
     PERFORM set_config('live_outbox.xid', x::text, true);
   END IF;
-  INSERT INTO ${o.outbox} (xid, table_name, op, old, new) VALUES (
+  INSERT INTO ${o.outbox} (xid, table_name, op, old, new, row_key) VALUES (
     x, TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, left(TG_OP, 1),
     old_row,
-    new_row);
+    new_row,
+    coalesce(old_row, new_row) ->> TG_ARGV[0]);
   RETURN NULL;
 END $fn$;
 

@@ -1,6 +1,7 @@
 import type { LiveContext } from '../../define/context';
 import type { LiveEvent } from '../events';
 import { SKIP, type Verdict } from '../verdict';
+import { LiveError } from '../../errors';
 import { slowConsumer } from './bounded-queue';
 import { DirectMember, type MemberHost } from './direct-member';
 import type { DirectTarget } from './direct-target';
@@ -8,8 +9,10 @@ import type { DirectTarget } from './direct-target';
 export interface DeliveryClassOptions {
   verdict: Verdict;
   render: DirectTarget['render'];
-  /** Unflushed results a member may have, and events the class may hold behind an unfinished execution. */
+  /** Events the class may hold behind an unfinished execution (three times this). */
   limit: number;
+  /** Bytes a member's connection may hold unsent when an event is due for it. */
+  bufferBytes: number;
   /** Counts executions (tests and diagnostics). */
   onExecute: () => void;
   /** Errors of an execution that failed outright (not a GraphQL error in the result). */
@@ -141,8 +144,8 @@ export class DeliveryClass implements MemberHost {
 
   private sendTo(member: DirectMember, json: Buffer): void {
     if (!this.members.has(member)) return;
-    if (member.target.unflushed >= this.options.limit) {
-      member.fail(slowConsumer(this.options.limit));
+    if (member.target.unflushedBytes > this.options.bufferBytes) {
+      member.fail(new LiveError('SLOW_CONSUMER', `Subscriber's connection held more than ${this.options.bufferBytes} bytes unsent and it was ended`));
       return;
     }
     member.target.send(json);

@@ -45,8 +45,8 @@ export interface DirectTarget {
   readonly render: (root: unknown, ctx: LiveContext) => string | Promise<string>;
   /** Sends one rendered result (the JSON as UTF-8, encoded once for the class) to this subscriber. */
   send(json: Buffer): void;
-  /** Results handed to the transport that have not reached the client's connection yet (may be an estimate). */
-  readonly unflushed: number;
+  /** Bytes handed to the transport for this subscriber's connection (all its operations) that have not left the process yet. */
+  readonly unflushedBytes: number;
   /**
    * The subscriber has joined its class. `member` is the subscription's
    * stream — what the subscription field returns — so a transport may

@@ -37,9 +37,9 @@ export type SubscribePayload = { query: string; operationName?: string | null; v
  * copy and one write, instead of ws's string encoding, header buffer, cork,
  * two-buffer writev and callback. Frames go to the same socket, in the same
  * order, as ws's own (which writes through at once when not compressing).
- * With compression negotiated it falls back to `ws.send`. `unflushed` is
- * estimated from the bytes the TCP socket still holds, in messages of the
- * last size sent: the engine bounds it like a queue.
+ * With compression negotiated it falls back to `ws.send`. `unflushedBytes`
+ * is what the TCP socket (or ws) still holds for the connection: the engine
+ * bounds it in bytes.
  *
  * Ending: once the subscriber has joined its class, this is also what
  * graphql-ws iterates for the operation. The subscriber's stream yields
@@ -56,7 +56,6 @@ export type SubscribePayload = { query: string; operationName?: string | null; v
 export class SocketTarget implements DirectTarget, AsyncIterableIterator<ExecutionResult> {
   private readonly head: Buffer;
   private readonly raw: Socket | undefined;
-  private lastFrame = 1;
   private member: EndingStream<never> | undefined;
 
   constructor(
@@ -89,9 +88,8 @@ export class SocketTarget implements DirectTarget, AsyncIterableIterator<Executi
     };
   }
 
-  get unflushed(): number {
-    const buffered = this.raw ? this.raw.writableLength : this.socket.bufferedAmount;
-    return Math.ceil(buffered / this.lastFrame);
+  get unflushedBytes(): number {
+    return this.raw ? this.raw.writableLength : this.socket.bufferedAmount;
   }
 
   /** Whether graphql-ws should iterate this target instead of the field's (wrapped) result. */
@@ -119,13 +117,10 @@ export class SocketTarget implements DirectTarget, AsyncIterableIterator<Executi
     if (this.socket.readyState !== WebSocket.OPEN) return;
     if (!this.raw) {
       const length = this.head.length + json.length + 1;
-      this.lastFrame = length;
       this.socket.send(Buffer.concat([this.head, json, CLOSE_BRACE], length), { binary: false });
       return;
     }
-    const frame = textFrame(this.head, json);
-    this.lastFrame = frame.length;
-    this.raw.write(frame);
+    this.raw.write(textFrame(this.head, json));
   }
 }
 
