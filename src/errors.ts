@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'LIMIT_EXCEEDED'
   /** Too many attempts from one client address; `extensions.retryAfter` says in how many seconds to try again. */
   | 'RATE_LIMITED'
+  /** The operation's SQL ran longer than the server's `statementTimeout` and was cancelled. */
+  | 'TIMEOUT'
   | 'INTERNAL_SERVER_ERROR';
 
 export class LiveError extends GraphQLError {

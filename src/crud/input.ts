@@ -41,6 +41,15 @@ export function toEntityInput(
   return out;
 }
 
+/** A filter's String value (or each of a list's) within `max` characters. */
+function assertFilterLength(model: ResourceModel, key: string, value: unknown, max: number): void {
+  for (const item of Array.isArray(value) ? value : [value]) {
+    if (typeof item === 'string' && item.length > max) {
+      throw new BadUserInputError(`${model.names.type}Where.${key} is longer than ${max} characters`, { field: key });
+    }
+  }
+}
+
 /** Filtering or ordering by a field is itself a read of it. */
 function assertCanFilter(model: ResourceModel, field: FieldModel, ctx: LiveContext): void {
   if (field.access && !field.access(ctx, undefined)) {
@@ -70,6 +79,7 @@ export function whereToCondition(
     const filter = model.options.filters?.[key];
     if (filter) {
       if (value === null || value === undefined) continue;
+      assertFilterLength(model, key, value, model.maxFilterLength);
       condition = both(condition, normalize(filter.where(value, ctx)));
       continue;
     }
@@ -84,6 +94,8 @@ export function whereToCondition(
     } else if (field.column?.isPrimary) {
       plain[key] = parseId(model, value);
     } else {
+      // A value longer than the field can hold matches nothing; refused like one too long to write.
+      if (field.maxLength !== undefined) assertFilterLength(model, key, value, field.maxLength);
       plain[key] = value === null ? IsNull() : value;
     }
   }

@@ -71,6 +71,11 @@ export interface ResourceOptions<T extends ObjectLiteral = any, C extends LiveCo
   readOnly?: (keyof T & string)[];
   /** Written but never shown (absent from the output type), e.g. `password`. */
   writeOnly?: (keyof T & string)[];
+  /**
+   * Characters a String field takes when written (BAD_USER_INPUT over it).
+   * Default: a varchar's length, else the server's `maxTextLength` (10,000).
+   */
+  maxLength?: Partial<Record<keyof T & string, number>>;
   /** Per-field read rules; a hidden field comes back `null` (so it is nullable in the schema). */
   fieldAccess?: Partial<Record<keyof T & string, FieldRule<T, C>>>;
   /**

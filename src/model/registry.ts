@@ -1,7 +1,7 @@
 import type { DataSource, EntityMetadata } from 'typeorm';
 import type { Resource } from '../define/resource';
 import { SchemaDefinitionError } from '../errors';
-import { buildModel, type FieldModel, type ResourceModel } from './resource-model';
+import { buildModel, type FieldModel, type ResourceModel, type TextLimits } from './resource-model';
 
 /**
  * Every exposed resource of one schema, found by entity class, by GraphQL
@@ -25,8 +25,8 @@ export class ModelRegistry {
   }
 
   /** Models of `resources` on an initialized DataSource (or one whose metadata is built). */
-  static build(dataSource: DataSource, resources: Resource<any, any>[]): ModelRegistry {
-    return new ModelRegistry(resources.map((r) => buildModel(dataSource, r)));
+  static build(dataSource: DataSource, resources: Resource<any, any>[], limits: TextLimits = {}): ModelRegistry {
+    return new ModelRegistry(resources.map((r) => buildModel(dataSource, r, limits)));
   }
 
   /** The model of an entity class (or of its metadata's `target`). */

@@ -31,8 +31,20 @@ export interface FieldModel {
   access?: FieldRule;
   /** Enum: GraphQL value name → stored value. */
   enumValues?: Record<string, string | number>;
-  /** Maximum length of a varchar/char column, checked before writing. */
+  /**
+   * Characters a String field takes in an input, checked before writing
+   * (BAD_USER_INPUT): the resource's `maxLength` for it, else the column's
+   * length (varchar/char), else the server's `maxTextLength`.
+   */
   maxLength?: number;
+}
+
+/** The server's defaults for text input (see `LiveRuntimeOptions`). */
+export interface TextLimits {
+  /** Characters a String input field without a length of its own takes; default 10,000. */
+  maxTextLength?: number;
+  /** Characters a String value of a declared list filter takes; default 1,000. */
+  maxFilterLength?: number;
 }
 
 export interface ResourceModel {
@@ -45,9 +57,11 @@ export interface ResourceModel {
   numericId: boolean;
   fields: FieldModel[];
   byName: Map<string, FieldModel>;
+  /** Characters a String value of a declared filter takes. */
+  maxFilterLength: number;
 }
 
-export function buildModel(dataSource: DataSource, res: Resource): ResourceModel {
+export function buildModel(dataSource: DataSource, res: Resource, limits: TextLimits = {}): ResourceModel {
   const metadata = dataSource.getMetadata(res.entity);
   const options = res.options;
   const type = options.name ?? metadata.name;
@@ -109,7 +123,7 @@ export function buildModel(dataSource: DataSource, res: Resource): ResourceModel
       patchable: !locked && c.isUpdate,
       requiredOnCreate: !c.isNullable && c.default === undefined && !generated,
       access, enumValues,
-      maxLength: graphqlType === 'String' && length > 0 ? length : undefined,
+      maxLength: graphqlType === 'String' ? options.maxLength?.[name] ?? (length > 0 ? length : limits.maxTextLength ?? 10_000) : undefined,
     });
   }
   const pkType = scalarFor(dataSource, primary);
@@ -117,6 +131,7 @@ export function buildModel(dataSource: DataSource, res: Resource): ResourceModel
     resource: res, options, metadata, names: n, primary,
     numericId: pkType === 'Int' || /^(bigint|int8)$/i.test(String(primary.type)),
     fields, byName: new Map(fields.map((f) => [f.name, f])),
+    maxFilterLength: limits.maxFilterLength ?? 1000,
   };
 }
 

@@ -14,6 +14,7 @@ import type { RowChange } from '../change/row-change';
 import type { PubSub } from '../pubsub/types';
 import { buildSchema } from '../schema/build-schema';
 import { Releasers } from './releasers';
+import { boundStatements } from './statement-timeout';
 
 export type CaptureMode = 'orm' | 'database' | 'none';
 
@@ -30,6 +31,18 @@ export interface LiveRuntimeOptions {
   defaultLimit?: number;
   /** Maximum `limit` of list queries; default 1000. Over it: BAD_USER_INPUT. */
   maxLimit?: number;
+  /** Characters a String input field takes unless its column or resource says otherwise; default 10,000. Over it: BAD_USER_INPUT. */
+  maxTextLength?: number;
+  /** Characters a String value of a list filter takes; default 1,000. Over it: BAD_USER_INPUT. */
+  maxFilterLength?: number;
+  /**
+   * PostgreSQL's `statement_timeout` for every connection of `dataSource`, in
+   * ms: a request's statement that runs longer is cancelled and the client
+   * gets TIMEOUT. Applies to everything on this DataSource, capture's reads
+   * included (they are paged). 0 leaves the connections as they are.
+   * Default 10,000.
+   */
+  statementTimeout?: number;
   /**
    * Where changes come from.
    * - `'orm'` (default): a TypeORM entity subscriber sees every write made
@@ -96,14 +109,16 @@ export interface LiveRuntime {
  * const server = await serveLiveSchema(live, { authenticate });
  */
 export function createLiveRuntime({
-  dataSource, resources, typeDefs, resolvers, defaultLimit = 100, maxLimit = 1000,
+  dataSource, resources, typeDefs, resolvers, defaultLimit = 100, maxLimit = 1000, maxTextLength, maxFilterLength, statementTimeout = 10_000,
   capture = 'orm', outbox: outboxOptions, pubsub, subscriberQueueLimit, subscriberBufferBytes, visibilityKey, maxGroupValues, onError = reportBackgroundError,
 }: LiveRuntimeOptions): LiveRuntime {
   if (!['orm', 'database', 'none'].includes(capture)) throw new SchemaDefinitionError(`capture must be 'orm', 'database' or 'none', not ${JSON.stringify(capture)}`);
   if (dataSource.entityMetadatas.length === 0) throw new SchemaDefinitionError('createLiveRuntime needs an initialized DataSource (its entity metadata is empty)');
-  const models = ModelRegistry.build(dataSource, resources);
+  const models = ModelRegistry.build(dataSource, resources, { maxTextLength, maxFilterLength });
   const tables = models.all.map((m) => m.metadata);
   const releasers = new Releasers();
+  const unbound = boundStatements(dataSource, statementTimeout);
+  if (unbound) releasers.add(unbound);
   // The engine needs its capture's row history, the capture needs the engine as its sink (called only once writes come).
   const ingest = (changes: RowChange[]): Promise<void> => engine.ingest(changes);
   // In database capture the ORM subscriber records nothing: it only holds

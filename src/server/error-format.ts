@@ -1,5 +1,25 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { createGraphQLError, maskError } from 'graphql-yoga';
+import { LiveError } from '../errors';
+
+/** PostgreSQL cancelled a statement that ran past `statement_timeout`. */
+function isStatementTimeout(error: unknown): boolean {
+  for (let e = error as { originalError?: unknown; driverError?: { code?: string; message?: string } } | undefined; e; e = e.originalError as typeof e) {
+    const driver = e.driverError ?? (e as { code?: string; message?: string });
+    if (driver.code === '57014' && /statement timeout/.test(driver.message ?? '')) return true;
+  }
+  return false;
+}
+
+/**
+ * yoga's masking, except that a statement cancelled by `statementTimeout`
+ * tells the client so (TIMEOUT) instead of INTERNAL_SERVER_ERROR: the caller
+ * asked for too much, the server is fine.
+ */
+export const maskServerError: typeof maskError = (error, message, isDev) =>
+  isStatementTimeout(error)
+    ? new LiveError('TIMEOUT', 'The operation ran longer than the server allows and was cancelled: ask for less')
+    : maskError(error, message, isDev);
 
 /**
  * An error as a client receives it on any transport: unexpected errors
@@ -8,8 +28,8 @@ import { createGraphQLError, maskError } from 'graphql-yoga';
  */
 export function clientErrors(maskedErrors: boolean, log: (error: unknown) => void): (error: unknown) => GraphQLError {
   return (error) => {
-    const masked = maskedErrors ? maskError(error, 'Unexpected error.') : error;
-    if (masked !== error) log(error);
+    const masked = maskedErrors ? maskServerError(error, 'Unexpected error.') : error;
+    if (masked !== error && !(masked instanceof LiveError)) log(error);
     if (masked instanceof GraphQLError) return masked;
     return createGraphQLError(masked instanceof Error ? masked.message : String(masked));
   };

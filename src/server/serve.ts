@@ -7,6 +7,7 @@ import { UnauthenticatedError } from '../errors';
 import type { LiveRuntime } from '../runtime/create-live-runtime';
 import { resolveCaller } from './auth';
 import { limitPlugins, noIntrospection, type OperationLimits } from './limits';
+import { maskServerError } from './error-format';
 import { limitConnectionsPerAddress } from './ws/connection-limits';
 import { useWebSocketTransport, WS_USER } from './ws/transport';
 
@@ -195,7 +196,7 @@ export async function serveLiveSchema(live: ServedSchema, options: ServeOptions)
     schema: live.schema,
     graphqlEndpoint: path,
     logging,
-    maskedErrors,
+    maskedErrors: maskedErrors && { maskError: maskServerError },
     landingPage: false,
     plugins: [...limitPlugins(limits), ...(introspection ? [] : [noIntrospection()])],
     graphiql: graphiql === false ? false : { subscriptionsProtocol: 'WS', ...(graphiql === true ? {} : graphiql) },

@@ -97,16 +97,38 @@ describe('bounded bytes', () => {
   });
 });
 
+describe('bounded text', () => {
+  it('a text over its field\'s maximum (10,000 characters for a text column): BAD_USER_INPUT, nothing written', async () => {
+    const tooLong = await h.request('mutation($b: String!) { createPost(input: { body: $b }) { id } }', { b: 'x'.repeat(10_001) }, alice.token);
+    expect(code(tooLong)).toBe('BAD_USER_INPUT');
+    expect(tooLong.errors![0].message).toMatch(/longer than 10000/);
+    const varchar = await h.request('mutation($t: String!, $l: ID!) { createTask(input: { text: $t, list: $l }) { id } }', { t: 'x'.repeat(501), l: list }, alice.token);
+    expect(code(varchar)).toBe('BAD_USER_INPUT');
+    expect(await h.ok('{ posts(limit: 1000) { id } }')).toEqual({ posts: [] });
+    expect((await h.ok('query($l: ID!) { tasks(where: { list: $l }, limit: 1000) { text } }', { l: list }, alice.token)).tasks.some((t: { text: string }) => t.text.length > 500)).toBe(false);
+    // At the maximum it is written.
+    expect(code(await h.request('mutation($b: String!) { createPost(input: { body: $b }) { id } }', { b: 'y'.repeat(10_000) }, alice.token))).toBeUndefined();
+    await stillServing();
+  });
+
+  it('filters too: a declared filter over 1,000 characters, a field filter over the field\'s length', async () => {
+    expect(code(await h.request('query($q: String!) { posts(where: { bodyContains: $q }) { id } }', { q: 'x'.repeat(1001) }))).toBe('BAD_USER_INPUT');
+    expect(code(await h.request('query($q: String!) { posts(where: { bodyContains: $q }) { id } }', { q: 'x'.repeat(1000) }))).toBeUndefined();
+    expect(code(await h.request('query($t: String!) { tasks(where: { text: $t }) { id } }', { t: 'x'.repeat(501) }))).toBe('BAD_USER_INPUT');
+    await stillServing();
+  });
+});
+
 describe('linear routing', () => {
-  it('a post with 5000 distinct hashtags reaches the groups of its first 100 only, and the server keeps serving', async () => {
+  it('a post with 1500 distinct hashtags (what fits in 10,000 characters) reaches the groups of its first 100 only, and the server keeps serving', async () => {
     const first = await h.subscribe(h.client(), POST_HASHTAG, { tag: 't0' });
-    const beyond = await h.subscribe(h.client(), POST_HASHTAG, { tag: 't4999' });
-    const body = Array.from({ length: 5000 }, (_, i) => `#t${i}`).join(' ');
+    const beyond = await h.subscribe(h.client(), POST_HASHTAG, { tag: 't1499' });
+    const body = Array.from({ length: 1500 }, (_, i) => `#t${i}`).join(' ');
     const id = String((await h.ok('mutation($b: String!) { createPost(input: { body: $b }) { id } }', { b: body }, alice.token)).createPost.id);
     expect((await first.next())[0]).toMatchObject({ action: 'CREATED', id });
     await stillServing();
-    await h.ok('mutation($b: String!) { createPost(input: { body: $b }) { id } }', { b: '#t4999 marker' }, alice.token);
-    expect(await beyond.upTo(isBody('#t4999 marker'))).toEqual([]);
+    await h.ok('mutation($b: String!) { createPost(input: { body: $b }) { id } }', { b: '#t1499 marker' }, alice.token);
+    expect(await beyond.upTo(isBody('#t1499 marker'))).toEqual([]);
     first.unsubscribe();
     beyond.unsubscribe();
     await h.settled();

@@ -546,6 +546,7 @@ describe('round trip through the generated schema', () => {
   it.each([
     ['a smallint out of range', { small: 40000 }],
     ['a varchar over its length', { code: 'x'.repeat(21) }],
+    ['a text over the server\'s maxTextLength (10,000)', { notes: 'x'.repeat(10_001) }],
     ['a numeric that is not a number', { price: 'abc' }],
     ['a numeric over its precision', { price: '123456789012' }],
     ['a bigint that is not a number', { big: '12x' }],

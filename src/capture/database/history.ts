@@ -19,10 +19,15 @@ const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
  * Exact for every exposed table (their triggers record every write); a table
  * without a trigger is read as it is now.
  *
- * Cost: a row's later changes are found through the outbox's `(table_name,
- * row_key)` index, the current rows through the table's primary key, so a
- * lookup costs the same however far routing has fallen behind (the rows
- * committed after the change) — a backlog never makes catching up slower.
+ * Finding a row's first change after a point cheaply: the writes of one row
+ * are serialised by its row lock (a second writer waits for the first to
+ * commit), so one row's outbox entries are in commit order by `seq`. Its
+ * first change after the point is therefore the next entry after its last
+ * one at or before the point, and that one is found walking the row's
+ * entries backwards through the `(table_name, row_key, seq)` index — as
+ * many steps as the row has changes after the point, however long its
+ * retained history and however far routing has fallen behind elsewhere.
+ * Current rows come through the table's primary key.
  */
 export class OutboxHistory implements RowHistory {
   private readonly now: NowHistory;
@@ -31,18 +36,20 @@ export class OutboxHistory implements RowHistory {
     this.now = new NowHistory(dataSource);
   }
 
-  /** Outbox changes of `table` committed after the point of `after` (`o` the outbox, `t` its transaction). */
-  private later(table: string, after: Cursor, params: unknown[]): string {
-    params.push(after.position.toString(), after.seq.toString(), table);
-    const [p, s, t] = [params.length - 2, params.length - 1, params.length];
-    return `${this.o.outbox} o JOIN ${this.o.tx} t ON t.xid = o.xid
-      WHERE o.table_name = $${t} AND t.position IS NOT NULL AND (t.position > $${p} OR (t.position = $${p} AND o.seq > $${s}))`;
-  }
-
-  /** For each key that `keys` (an SQL condition on `o.row_key`) admits, its first change after `after`: `(k, old)`. */
-  private firstLater(table: string, after: Cursor, params: unknown[], keys: string): string {
-    return `SELECT DISTINCT ON (o.row_key) o.row_key AS k, o.old FROM ${this.later(table, after, params)}
-      AND ${keys} ORDER BY o.row_key, t.position, o.seq`;
+  /**
+   * SQL for the first change after `after` of the row whose key is `key`
+   * (an SQL expression): `(k, old)`, no row when it has none. Pushes its
+   * parameters.
+   */
+  private firstAfter(table: string, after: Cursor, params: unknown[], key: string): string {
+    params.push(table, after.position.toString(), after.seq.toString());
+    const [t, p, s] = [params.length - 2, params.length - 1, params.length];
+    return `SELECT o.row_key AS k, o.old FROM ${this.o.outbox} o
+      WHERE o.table_name = $${t} AND o.row_key = ${key} AND o.seq > coalesce((
+        SELECT b.seq FROM ${this.o.outbox} b JOIN ${this.o.tx} bt ON bt.xid = b.xid
+        WHERE b.table_name = $${t} AND b.row_key = ${key} AND (bt.position < $${p} OR (bt.position = $${p} AND b.seq <= $${s}))
+        ORDER BY b.seq DESC LIMIT 1), 0)
+      ORDER BY o.seq LIMIT 1`;
   }
 
   async rowsAsOf(metadata: EntityMetadata, ids: (string | number)[], at: RowChange | undefined): Promise<Map<string, RowState>> {
@@ -54,12 +61,11 @@ export class OutboxHistory implements RowHistory {
     const keys = ids.map(String);
     // $1: the keys as text; $2: the same, typed by the key column (so its index serves).
     const params: unknown[] = [keys, keys];
-    const later = this.firstLater(qualifiedTable(metadata), at.cursor, params, 'o.row_key = ANY($1::text[])');
+    const first = this.firstAfter(qualifiedTable(metadata), at.cursor, params, 'ids.k');
     const rows: { k: string; found: boolean | null; old: Record<string, unknown> | null; now: Record<string, unknown> | null }[] = await this.dataSource.query(
-      `WITH later AS (${later})
-       SELECT ids.k, later.k IS NOT NULL AS found, later.old, cur.now
+      `SELECT ids.k, later.k IS NOT NULL AS found, later.old, cur.now
        FROM unnest($1::text[]) AS ids(k)
-       LEFT JOIN later ON later.k = ids.k
+       LEFT JOIN LATERAL (${first}) later ON true
        LEFT JOIN (SELECT c.${pk}::text AS k, to_jsonb(c) AS now FROM ${quotedTable(metadata)} c WHERE c.${pk} = ANY($2)) cur ON cur.k = ids.k`,
       params,
     );
@@ -77,14 +83,18 @@ export class OutboxHistory implements RowHistory {
     const pk = q(dependant.primaryColumns[0].databaseName);
     const fk = relation.joinColumns[0].databaseName;
     const table = qualifiedTable(dependant);
-    // $1: the id typed by the foreign key column; $2: as text; $3: the key's name.
-    const params: unknown[] = [String(id), String(id), fk];
-    const moved = `SELECT o.row_key FROM ${this.later(table, at.cursor, params)} AND o.old ->> $3 = $2`;
-    const later = this.firstLater(table, at.cursor, params, 'o.row_key IN (SELECT k FROM candidates)');
+    // $1: the id typed by the foreign key column; $2: as text; $3: the key's name; $4, $5: the change's position and seq; $6 the table.
+    const params: unknown[] = [String(id), String(id), fk, at.cursor.position.toString(), at.cursor.seq.toString(), table];
+    // Rows that pointed at it and have changed since: no index has their old key, so they are read from the
+    // transactions committed after the change — as many as routing is behind, walked through the positions' index.
+    const moved = `SELECT o.row_key FROM recent t JOIN ${this.o.outbox} o ON o.xid = t.xid
+      WHERE (t.position > $4 OR o.seq > $5) AND o.table_name = $6 AND o.old ->> $3 = $2`;
+    const first = this.firstAfter(table, at.cursor, params, 'candidates.k');
     const rows: { row: Record<string, unknown> }[] = await this.dataSource.query(
       `WITH cur AS (SELECT c.${pk}::text AS k, to_jsonb(c) AS row FROM ${quotedTable(dependant)} c WHERE c.${q(fk)} = $1),
+       recent AS MATERIALIZED (SELECT xid, position FROM ${this.o.tx} WHERE position >= $4),
        candidates AS (SELECT k FROM cur UNION ${moved}),
-       later AS (${later})
+       later AS (SELECT f.k, f.old FROM candidates CROSS JOIN LATERAL (${first}) f)
        SELECT cur.row FROM cur WHERE NOT EXISTS (SELECT 1 FROM later WHERE later.k = cur.k)
        UNION ALL
        SELECT later.old FROM later WHERE later.old IS NOT NULL AND later.old ->> $3 = $2`,

@@ -8,7 +8,8 @@ import { qualifiedTable, quotedTable } from '../../model/tables';
  *
  * How the order is kept. Each row trigger appends `(seq, xid, table, op, old,
  * new, row_key)` to `live_outbox` (`row_key`: the primary key as text, indexed
- * with the table, so the history of one row is found without scanning), and the first one of a transaction also adds the
+ * with the table and `seq`, so the history of one row is found without
+ * scanning: src/capture/database/history.ts), and the first one of a transaction also adds the
  * transaction to `live_outbox_tx`. A deferred constraint trigger on that
  * table runs once per transaction, at COMMIT: it takes a transaction-level
  * advisory lock, draws the transaction's `position` from a sequence and sends
@@ -90,7 +91,7 @@ CREATE TABLE IF NOT EXISTS ${o.outbox} (
 );
 ALTER TABLE ${o.outbox} ADD COLUMN IF NOT EXISTS row_key text;
 CREATE INDEX IF NOT EXISTS live_outbox_xid ON ${o.outbox} (xid, seq);
-CREATE INDEX IF NOT EXISTS live_outbox_row ON ${o.outbox} (table_name, row_key);
+CREATE INDEX IF NOT EXISTS live_outbox_row ON ${o.outbox} (table_name, row_key, seq);
 CREATE TABLE IF NOT EXISTS ${o.tx} (
   xid xid8 PRIMARY KEY,
   position bigint UNIQUE,
