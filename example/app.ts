@@ -4,7 +4,7 @@ import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { ILike, type DataSource, type EntityManager } from 'typeorm';
 import {
   isAuthenticated, allowAny, resource, defineApp, bulkUpdate, BadUserInputError, LiveError, NotFoundError, ForbiddenError, UnauthenticatedError,
-  type Identity, type LiveContext, type Resource,
+  type AuthUser, type Identity, type LiveContext, type Resource,
 } from '../src';
 import { demoEntities, Post, Task, TodoList, User } from './entities';
 import { hashPassword, verifyPassword } from './passwords';
@@ -144,6 +144,8 @@ export interface DemoApp {
   typeDefs: string;
   resolvers: Record<string, any>;
   authenticate: (token: string) => Promise<Identity<DemoUser> | null>;
+  /** Whether a signed-in caller's account still exists (asked every minute for open sockets and streams). */
+  revalidate: (user: AuthUser) => Promise<boolean>;
 }
 
 export interface DemoOptions {
@@ -197,6 +199,8 @@ export function createDemoApp(dataSource: DataSource, secret = process.env.JWT_S
       const user = await dataSource.getRepository(User).findOneBy({ id: Number(claims.sub) });
       return user ? { user: { id: user.id, username: user.username }, expiresAt: claims.exp! * 1000 } : null;
     },
+    // A deleted account loses its open sockets and streams at the next sweep, not only at its token's expiry.
+    revalidate: async (user) => dataSource.getRepository(User).existsBy({ id: Number(user.id) }),
   };
 }
 

@@ -24,6 +24,7 @@ export { createLiveServer } from './server/create-live-server';
 export type { LiveSchemaServer, LiveServerOptions } from './server/create-live-server';
 export { serveLiveSchema } from './server/serve';
 export type { LiveServer, NodeServerContext, ServedSchema, ServeOptions } from './server/serve';
+export type { Revalidate } from './server/revalidation';
 export { buildLiveSchema, createLiveRuntime } from './runtime/create-live-runtime';
 export type { BuildSchemaOptions, CaptureMode, LiveRuntime, LiveRuntimeOptions, LiveSchema } from './runtime/create-live-runtime';
 

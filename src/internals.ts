@@ -37,3 +37,6 @@ export { operationKey } from './live/operation-key';
 
 // Schema
 export { buildSchema } from './schema/build-schema';
+
+// Serving
+export { Revalidation, type Revocable } from './server/revalidation';

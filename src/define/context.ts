@@ -24,6 +24,13 @@ export interface LiveContext<U extends AuthUser = AuthUser> {
   expiresAt?: number;
   /** The client's network address (the TCP peer: behind a proxy, the proxy's), for rate limits. */
   address?: string;
+  /**
+   * Set by the server when it revalidates credentials (`revalidate`): a
+   * long-lived stream opened with this context (an SSE subscription)
+   * registers here, to be ended with UNAUTHENTICATED once the credential is
+   * revoked.
+   */
+  watchCredential?: (held: { readonly closed: boolean; revoke(): void }) => void;
 }
 
 /**

@@ -67,14 +67,25 @@ export function subscriptionResolvers(models: ModelRegistry, engine: LiveEngine)
 }
 
 /**
- * A subscription whose caller's credential expires ends then with
- * UNAUTHENTICATED (SSE, direct graphql-js use). WebSocket subscriptions are
- * ended with their connection, by the transport.
+ * A subscription whose caller's credential expires — or is revoked, when
+ * the server revalidates — ends then with UNAUTHENTICATED (SSE, direct
+ * graphql-js use). WebSocket subscriptions are ended with their
+ * connection, by the transport.
  */
 function untilExpiry<T extends AsyncIterableIterator<unknown>>(stream: T, ctx: LiveContext, root: unknown): T {
-  if (ctx.expiresAt === undefined || directTargetOf(root)) return stream;
+  if (directTargetOf(root)) return stream;
+  const ending = stream as unknown as EndingStream<unknown>;
+  if (ctx.watchCredential) {
+    ctx.watchCredential({
+      get closed() {
+        return ending.closed;
+      },
+      revoke: () => ending.fail(new UnauthenticatedError('The credential was revoked: sign in again')),
+    });
+  }
+  if (ctx.expiresAt === undefined) return stream;
   const timer = setTimeout(() => {
-    (stream as unknown as EndingStream<unknown>).fail(new UnauthenticatedError('The token expired: subscribe again with a new one'));
+    ending.fail(new UnauthenticatedError('The token expired: subscribe again with a new one'));
   }, Math.min(Math.max(ctx.expiresAt - Date.now(), 0), 2_147_483_647));
   timer.unref();
   return stream;

@@ -3,7 +3,7 @@ import { LiveError } from '../errors';
 
 /** Who a request acts as, or why its credential was refused. */
 export type Caller =
-  | { user: AuthUser | null; expiresAt?: number; refused?: undefined }
+  | { user: AuthUser | null; expiresAt?: number; token?: string; refused?: undefined }
   | { refused: string; error?: unknown };
 
 const BEARER = /^Bearer\s+(\S+)$/i;
@@ -31,7 +31,7 @@ export async function resolveCaller(authorization: unknown, authenticate: Authen
     const identity: Identity = 'id' in accepted ? { user: accepted as AuthUser } : (accepted as Identity);
     const expiresAt = identity.expiresAt === undefined ? undefined : Number(identity.expiresAt);
     if (expiresAt !== undefined && !(expiresAt > Date.now())) return { refused: 'Invalid or expired token' };
-    return { user: identity.user, expiresAt };
+    return { user: identity.user, expiresAt, token: match[1] };
   } catch (error) {
     return { refused: error instanceof LiveError ? error.message : 'Invalid or expired token', error };
   }

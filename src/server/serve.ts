@@ -8,6 +8,7 @@ import type { LiveRuntime } from '../runtime/create-live-runtime';
 import { resolveCaller } from './auth';
 import { limitPlugins, noIntrospection, type OperationLimits } from './limits';
 import { maskServerError } from './error-format';
+import { Revalidation, type Revalidate } from './revalidation';
 import { limitConnectionsPerAddress } from './ws/connection-limits';
 import { useWebSocketTransport, WS_USER } from './ws/transport';
 
@@ -112,6 +113,21 @@ export interface ServeOptions {
    */
   connectionInitTimeout?: number;
   /**
+   * Asked every `revalidateInterval` whether each signed-in caller holding a
+   * WebSocket or an SSE stream may go on (once per distinct token): `false`
+   * revokes it — its operations get UNAUTHENTICATED and its WebSocket closes
+   * with 4403, its SSE streams end with UNAUTHENTICATED. For a password
+   * changed, an account locked or deleted. HTTP requests are checked by
+   * `authenticate` anyway; make it refuse the same tokens.
+   */
+  revalidate?: Revalidate;
+  /**
+   * ms between revalidations.
+   *
+   * @default 60000
+   */
+  revalidateInterval?: number;
+  /**
    * yoga's logger: `true` logs at `'info'`, `false` is silent, a level name,
    * or your own logger. Masked errors are logged here with their stack.
    *
@@ -186,12 +202,15 @@ export async function serveLiveSchema(live: ServedSchema, options: ServeOptions)
     maxSubscriptionsPerConnection = 100,
     maxConnectionsPerAddress = 100,
     connectionInitTimeout = 3000,
+    revalidate,
+    revalidateInterval = 60_000,
     logging = true,
     maskedErrors = true,
     shutdownTimeout = 5000,
     onClose,
   } = options;
 
+  let revalidation: Revalidation | undefined;
   const yoga = createYoga<NodeServerContext, LiveContext>({
     schema: live.schema,
     graphqlEndpoint: path,
@@ -209,9 +228,13 @@ export async function serveLiveSchema(live: ServedSchema, options: ServeOptions)
         yoga.logger.debug(`HTTP request refused: ${caller.refused}`);
         throw new UnauthenticatedError(caller.refused); // 401 via extensions.http
       }
-      return withAddress(live.createContext(caller.user, caller.expiresAt), initial.req?.socket.remoteAddress);
+      const ctx = withAddress(live.createContext(caller.user, caller.expiresAt), initial.req?.socket.remoteAddress);
+      const { user, token } = caller;
+      if (revalidation && user && token) ctx.watchCredential = (held) => revalidation!.watch(token, user, held);
+      return ctx;
     },
   });
+  if (revalidate) revalidation = new Revalidation(revalidate, revalidateInterval, (error) => yoga.logger.error(error));
 
   // SSE responses never finish on their own; remember them so close() can end them.
   const eventStreams = new Set<ServerResponse>();
@@ -230,7 +253,7 @@ export async function serveLiveSchema(live: ServedSchema, options: ServeOptions)
   });
   const wss = new WebSocketServer({ server: httpServer, path, maxPayload: maxMessageBytes });
   limitConnectionsPerAddress(wss, maxConnectionsPerAddress);
-  const graphqlWs = useWebSocketTransport(yoga, wss, { authenticate, maskedErrors, maxOperations: maxSubscriptionsPerConnection, connectionInitTimeout });
+  const graphqlWs = useWebSocketTransport(yoga, wss, { authenticate, maskedErrors, maxOperations: maxSubscriptionsPerConnection, connectionInitTimeout, revalidation });
 
   try {
     await new Promise<void>((resolve, reject) => {
@@ -241,6 +264,7 @@ export async function serveLiveSchema(live: ServedSchema, options: ServeOptions)
       });
     });
   } catch (error) {
+    revalidation?.close();
     await graphqlWs.dispose();
     await yoga.dispose();
     throw error;
@@ -251,6 +275,7 @@ export async function serveLiveSchema(live: ServedSchema, options: ServeOptions)
   let closing: Promise<void> | undefined;
 
   const close = async (): Promise<void> => {
+    revalidation?.close();
     // Stop accepting first, so nothing new arrives while we drain.
     const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
     httpServer.closeIdleConnections();

@@ -8,6 +8,7 @@ import type { Authenticate, AuthUser } from '../../define/context';
 import { LiveError } from '../../errors';
 import { DIRECT_DELIVERY } from '../../live/delivery/direct-target';
 import { resolveCaller } from '../auth';
+import type { Revalidation } from '../revalidation';
 import { clientErrors, formatError } from '../error-format';
 import { slabEncoder } from './frame-writer';
 import { useGraphqlWs } from './graphql-ws';
@@ -46,6 +47,8 @@ export interface WebSocketTransportOptions {
   maxOperations: number;
   /** ms a connection may take to send `connection_init` (`ServeOptions.connectionInitTimeout`). */
   connectionInitTimeout: number;
+  /** Revalidates signed-in connections (`ServeOptions.revalidate`). */
+  revalidation?: Revalidation;
 }
 
 /**
@@ -67,7 +70,7 @@ export interface WebSocketTransportOptions {
 export function useWebSocketTransport(
   yoga: YogaServerInstance<any, any>,
   wss: WebSocketServer,
-  { authenticate, maskedErrors, maxOperations, connectionInitTimeout }: WebSocketTransportOptions,
+  { authenticate, maskedErrors, maxOperations, connectionInitTimeout, revalidation }: WebSocketTransportOptions,
 ): Disposable {
   /**
    * Errors that escape envelop (a subscription source that throws mid-stream,
@@ -99,7 +102,20 @@ export function useWebSocketTransport(
         ctx.extra.user = caller.user;
         if (caller.expiresAt !== undefined) {
           ctx.extra.expiresAt = caller.expiresAt;
-          ctx.extra.expiry = expireAt(caller.expiresAt, () => expire(ctx.extra.socket, Object.keys(ctx.subscriptions)));
+          ctx.extra.expiry = expireAt(caller.expiresAt, () => endConnection(ctx.extra.socket, Object.keys(ctx.subscriptions), EXPIRED_MESSAGE));
+        }
+        if (revalidation && caller.user && caller.token) {
+          const socket = ctx.extra.socket;
+          revalidation.watch(caller.token, caller.user, {
+            get closed() {
+              return socket.readyState !== socket.OPEN;
+            },
+            revoke: () => {
+              // Nothing more runs on it: operations arriving before the close are refused too.
+              ctx.extra.expiresAt = Date.now();
+              endConnection(socket, Object.keys(ctx.subscriptions), REVOKED_MESSAGE);
+            },
+          });
         }
         return true;
       },
@@ -110,7 +126,7 @@ export function useWebSocketTransport(
 
       onSubscribe: async (ctx, id, payload) => {
         if (ctx.extra.expiresAt !== undefined && ctx.extra.expiresAt <= Date.now()) {
-          return [new LiveError('UNAUTHENTICATED', 'The token expired: connect again with a new one')];
+          return [new LiveError('UNAUTHENTICATED', EXPIRED_MESSAGE)];
         }
         // graphql-ws holds a place for every operation from its subscribe message on, this one included.
         if (Object.keys(ctx.subscriptions).length > maxOperations) {
@@ -178,14 +194,17 @@ function expireAt(at: number, then: () => void): NodeJS.Timeout {
   return timer;
 }
 
+const EXPIRED_MESSAGE = 'The token expired: connect again with a new one';
+const REVOKED_MESSAGE = 'The credential was revoked: sign in again';
+
 /**
- * The credential of a connection expired: every running operation gets an
- * UNAUTHENTICATED error (so a client knows to sign in again), then the
- * socket is closed with 4403 — nothing more runs on it.
+ * The credential of a connection expired or was revoked: every running
+ * operation gets an UNAUTHENTICATED error (so a client knows to sign in
+ * again), then the socket is closed with 4403 — nothing more runs on it.
  */
-function expire(socket: WebSocket, operations: string[]): void {
+function endConnection(socket: WebSocket, operations: string[], message: string): void {
   if (socket.readyState !== socket.OPEN) return;
-  const payload = [{ message: 'The token expired: connect again with a new one', extensions: { code: 'UNAUTHENTICATED' } }];
+  const payload = [{ message, extensions: { code: 'UNAUTHENTICATED' } }];
   for (const id of operations) socket.send(JSON.stringify({ id, type: 'error', payload }));
-  socket.close(EXPIRED, 'Forbidden: token expired');
+  socket.close(EXPIRED, message === EXPIRED_MESSAGE ? 'Forbidden: token expired' : 'Forbidden: credential revoked');
 }
