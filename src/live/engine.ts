@@ -36,6 +36,8 @@ export interface LiveEngineOptions {
    * client gains nothing by picking large results. Default 1 MiB.
    */
   bufferBytes?: number;
+  /** Resuming with `after`: transactions a cursor may be behind; further back, CURSOR_EXPIRED. Default 10,000. */
+  maxReplayTransactions?: number;
   /** Values of one group a row may be in (its first ones); a change then touches a bounded number of topics. Default 100. */
   maxGroupValues?: number;
   /** Errors of the background pipeline; default {@link reportBackgroundError}. */
@@ -80,7 +82,7 @@ export class LiveEngine {
     this.pipeline = new Pipeline(onError);
     this.history = options.history ?? new NowHistory(options.dataSource);
     this.router = new Router(options.models, needs, this.history, options.maxGroupValues);
-    this.replayer = new Replayer(this.pipeline, this.router);
+    this.replayer = new Replayer(this.pipeline, this.router, options.maxReplayTransactions);
     this.subscribers = new Subscribers({
       pubsub: this.pubsub,
       needs,

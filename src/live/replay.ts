@@ -7,17 +7,27 @@ import type { LiveEvent, Publish } from './events';
 import type { Pipeline } from './pipeline';
 import type { Router } from './router';
 
+/** Transactions a replay reads and routes in one turn of the pipeline. */
+const PAGE = 50;
+
 /**
  * Resuming: a subscriber that passes `after: cursor` first gets the changes
  * it missed, routed again for it alone, then live ones — no gap, no
  * duplicate. Needs a change log (database capture's outbox).
+ *
+ * A replay never holds up live delivery: it runs a page at a time, each
+ * page one turn of the pipeline, queued behind whatever live work arrived
+ * meanwhile. Its cost is bounded: only the tables the subscriber's topic
+ * can be reached from are read, and a cursor more than `maxTransactions`
+ * behind is refused with CURSOR_EXPIRED (the client refetches, which is
+ * cheaper than replaying that much).
  */
 export class Replayer {
   private log: ChangeLog | undefined;
   /** The log position of the last transaction routed live. */
   private routed: bigint | undefined;
 
-  constructor(private readonly pipeline: Pipeline, private readonly router: Router) {}
+  constructor(private readonly pipeline: Pipeline, private readonly router: Router, private readonly maxTransactions = 10_000) {}
 
   use(log: ChangeLog): void {
     this.log = log;
@@ -36,18 +46,21 @@ export class Replayer {
   async cursor(after: string): Promise<Cursor> {
     if (!this.log) throw new BadUserInputError('Resuming with `after` needs database capture (LIVE_CAPTURE=database)', { field: 'after' });
     const cursor = parseCursor(after);
-    if (!(await this.log.retains(cursor))) {
+    const behind = (this.routed ?? this.log.position.position) - cursor.position;
+    if (behind > BigInt(this.maxTransactions) || !(await this.log.retains(cursor))) {
       throw new LiveError('CURSOR_EXPIRED', 'The cursor is older than the changes kept for resuming: refetch, then subscribe without `after`');
     }
     return cursor;
   }
 
   /**
-   * A resuming subscriber's catch-up, run in the pipeline so no change is
-   * routed meanwhile: the log's transactions after `after`, up to the last
-   * one routed live, routed again for this subscriber alone (with the
-   * permissions and related rows of now), then `done()` — after which it
-   * receives live events, which all come later.
+   * A resuming subscriber's catch-up: the log's transactions after `after`,
+   * routed again for this subscriber alone, a page per turn of the
+   * pipeline. Each page reads up to the last transaction routed live so far
+   * (live events routed between pages are not delivered to the paused
+   * subscriber: the next page reads them from the log). The page that
+   * reaches it calls `done()` in the same turn, so the subscriber receives
+   * live events from exactly the next transaction on.
    */
   replay(
     model: ResourceModel, paths: string[], topicName: string, after: Cursor,
@@ -60,22 +73,23 @@ export class Replayer {
     const only: Publish = (name, event) => {
       if (name === topicName) deliver(event);
     };
-    void this.pipeline.enqueue([async () => {
+    let from = after;
+    const page = async (): Promise<void> => {
       try {
+        if (ended()) return done();
         const upto = this.routed ?? log.position.position;
-        let from = after;
-        while (!ended()) {
-          const batch = await log.readTransactions(from, upto, 100, tables);
-          if (!batch.length) break;
-          for (const { position, changes } of batch) {
-            for (const change of changes) await this.router.route(change, only);
-            from = afterTransaction(position);
-          }
+        const batch = await log.readTransactions(from, upto, PAGE, tables);
+        for (const { position, changes } of batch) {
+          for (const change of changes) await this.router.route(change, only);
+          from = afterTransaction(position);
         }
-        done();
+        if (batch.length < PAGE) return done();
+        // More to read: behind the live work queued meanwhile.
+        void this.pipeline.enqueue([page]);
       } catch (error) {
         done(error);
       }
-    }]);
+    };
+    void this.pipeline.enqueue([page]);
   }
 }

@@ -71,6 +71,8 @@ export interface LiveRuntimeOptions {
   visibilityKey?: LiveEngineOptions['visibilityKey'];
   /** See {@link LiveEngineOptions.maxGroupValues}. */
   maxGroupValues?: number;
+  /** Resuming with `after`: transactions a cursor may be behind what has been routed; further back, CURSOR_EXPIRED. Default 10,000. */
+  maxReplayTransactions?: number;
   /** Errors of background work (capture, routing, delivery); default {@link reportBackgroundError}. */
   onError?: (error: unknown) => void;
 }
@@ -110,7 +112,7 @@ export interface LiveRuntime {
  */
 export function createLiveRuntime({
   dataSource, resources, typeDefs, resolvers, defaultLimit = 100, maxLimit = 1000, maxTextLength, maxFilterLength, statementTimeout = 10_000,
-  capture = 'orm', outbox: outboxOptions, pubsub, subscriberQueueLimit, subscriberBufferBytes, visibilityKey, maxGroupValues, onError = reportBackgroundError,
+  capture = 'orm', outbox: outboxOptions, pubsub, subscriberQueueLimit, subscriberBufferBytes, visibilityKey, maxGroupValues, maxReplayTransactions, onError = reportBackgroundError,
 }: LiveRuntimeOptions): LiveRuntime {
   if (!['orm', 'database', 'none'].includes(capture)) throw new SchemaDefinitionError(`capture must be 'orm', 'database' or 'none', not ${JSON.stringify(capture)}`);
   if (dataSource.entityMetadatas.length === 0) throw new SchemaDefinitionError('createLiveRuntime needs an initialized DataSource (its entity metadata is empty)');
@@ -131,7 +133,7 @@ export function createLiveRuntime({
     ? new OutboxReader(dataSource, tables, ingest, { onError, ...outboxOptions })
     : undefined;
   const history = capture === 'orm' ? orm : outbox?.history;
-  const engine = new LiveEngine({ dataSource, models, history, pubsub, queueLimit: subscriberQueueLimit, bufferBytes: subscriberBufferBytes, visibilityKey, maxGroupValues, onError });
+  const engine = new LiveEngine({ dataSource, models, history, pubsub, queueLimit: subscriberQueueLimit, bufferBytes: subscriberBufferBytes, visibilityKey, maxGroupValues, maxReplayTransactions, onError });
   releasers.add(() => engine.close());
   releasers.add(() => engine.idle());
   let schema: GraphQLSchema;
