@@ -7,9 +7,10 @@ import { NowHistory } from '../../change/now-history';
 import { compareIds } from '../../model/ids';
 import { qualifiedTable, quotedTable } from '../../model/tables';
 import { decodeRow } from '../decode-row';
-import type { outboxObjects } from './migration';
+import { outboxMovesIndex, type outboxObjects } from './migration';
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
+const literalText = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 /**
  * Rows as of a change, from the outbox: a row's state just after change
@@ -83,16 +84,17 @@ export class OutboxHistory implements RowHistory {
     const pk = q(dependant.primaryColumns[0].databaseName);
     const fk = relation.joinColumns[0].databaseName;
     const table = qualifiedTable(dependant);
-    // $1: the id typed by the foreign key column; $2: as text; $3: the key's name; $4, $5: the change's position and seq; $6 the table.
-    const params: unknown[] = [String(id), String(id), fk, at.cursor.position.toString(), at.cursor.seq.toString(), table];
-    // Rows that pointed at it and have changed since: no index has their old key, so they are read from the
-    // transactions committed after the change — as many as routing is behind, walked through the positions' index.
-    const moved = `SELECT o.row_key FROM recent t JOIN ${this.o.outbox} o ON o.xid = t.xid
-      WHERE (t.position > $4 OR o.seq > $5) AND o.table_name = $6 AND o.old ->> $3 = $2`;
+    // $1: the id typed by the foreign key column; $2: as text; $3: the key's name; $4, $5: the change's position and seq.
+    const params: unknown[] = [String(id), String(id), fk, at.cursor.position.toString(), at.cursor.seq.toString()];
+    // Rows that pointed at it just after the change and do not now left it since (a move, a delete): found through
+    // the index of such entries by the key they left (migration.ts), as many as left it within the retention.
+    const moves = outboxMovesIndex(dependant, fk);
+    const moved = `SELECT o.row_key FROM ${this.o.outbox} o JOIN ${this.o.tx} t ON t.xid = o.xid
+      WHERE ${moves.predicate('o.')} AND (o.old ->> ${literalText(fk)}) = $2
+        AND t.position IS NOT NULL AND (t.position > $4 OR (t.position = $4 AND o.seq > $5))`;
     const first = this.firstAfter(table, at.cursor, params, 'candidates.k');
     const rows: { row: Record<string, unknown> }[] = await this.dataSource.query(
       `WITH cur AS (SELECT c.${pk}::text AS k, to_jsonb(c) AS row FROM ${quotedTable(dependant)} c WHERE c.${q(fk)} = $1),
-       recent AS MATERIALIZED (SELECT xid, position FROM ${this.o.tx} WHERE position >= $4),
        candidates AS (SELECT k FROM cur UNION ${moved}),
        later AS (SELECT f.k, f.old FROM candidates CROSS JOIN LATERAL (${first}) f)
        SELECT cur.row FROM cur WHERE NOT EXISTS (SELECT 1 FROM later WHERE later.k = cur.k)

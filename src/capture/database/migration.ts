@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DataSource, EntityMetadata } from 'typeorm';
 import type { ResourceModel } from '../../model/resource-model';
 import { qualifiedTable, quotedTable } from '../../model/tables';
@@ -61,6 +62,26 @@ export function outboxTables(models: readonly ResourceModel[]): OutboxTable[] {
 }
 
 /**
+ * A partial index of the outbox entries in which a row of `metadata` leaves
+ * the row its foreign key `column` pointed at — moved elsewhere, or deleted
+ * — by the key it left. Finding the rows that pointed at a row just after a
+ * change then costs as many entries as rows left it since, not as many
+ * changes as were committed since (src/capture/database/history.ts). Only
+ * such entries are indexed, so ordinary updates pay nothing for it. Queries
+ * must repeat `predicate` word for word for the index to serve.
+ */
+export function outboxMovesIndex(metadata: EntityMetadata, column: string): { name: string; column: string; predicate: (alias?: string) => string } {
+  const table = qualifiedTable(metadata);
+  const hash = createHash('sha1').update(`${table}.${column}`).digest('hex').slice(0, 12);
+  return {
+    name: `live_outbox_moves_${hash}`,
+    column,
+    predicate: (a = '') => `${a}table_name = ${literal(table)} AND ${a}old IS NOT NULL`
+      + ` AND (${a}new IS NULL OR (${a}old ->> ${literal(column)}) IS DISTINCT FROM (${a}new ->> ${literal(column)}))`,
+  };
+}
+
+/**
  * The SQL that installs database capture for `tables`: idempotent (run it at
  * every start, or print it with `print-migration` and apply it as a
  * migration). Safe to run from several processes at once.
@@ -71,8 +92,10 @@ export function outboxMigrationSQL(tables: (EntityMetadata | OutboxTable)[], opt
     const { metadata, omit = [] } = 'metadata' in t ? t : { metadata: t };
     // The key column, then the columns to leave out, travel as trigger arguments; OR REPLACE updates an existing trigger's.
     const args = [metadata.primaryColumns[0].databaseName, ...omit];
+    // Where rows of this table leave what their foreign keys point at (moves, deletes): see outboxMovesIndex.
+    const moves = metadata.manyToOneRelations.flatMap((r) => r.joinColumns.map((c) => outboxMovesIndex(metadata, c.databaseName)));
     // Rows recorded before the outbox had row_key get theirs (none, after the first run).
-    return `
+    return `${moves.map((m) => `\nCREATE INDEX IF NOT EXISTS ${m.name} ON ${o.outbox} ((old ->> ${literal(m.column)}), seq) WHERE ${m.predicate()};`).join('')}
 UPDATE ${o.outbox} SET row_key = coalesce(old, new) ->> ${literal(args[0])}
   WHERE row_key IS NULL AND table_name = ${literal(qualifiedTable(metadata))};
 CREATE OR REPLACE TRIGGER live_outbox_capture AFTER INSERT OR UPDATE OR DELETE ON ${quotedTable(metadata)}
