@@ -9,7 +9,10 @@
  *   npm run soak -- --seconds 15 --seeds 1-50 --capture orm  # many short runs
  *
  * Flags: --seconds N (default 60), --seed N | --seeds A-B (default 1),
- * --capture orm|database|both (default both), --writers N (default 3).
+ * --capture orm|database|both (default both), --writers N (default 3),
+ * --rate N (write operations a second, all writers together; default: as fast
+ * as the server answers — more than a 2-core machine routes, so it falls
+ * behind and catches up at the end).
  */
 import 'reflect-metadata';
 import { runConvergence, type ConvergenceResult } from '../test/support/convergence';
@@ -33,6 +36,7 @@ function seeds(): number[] {
 async function main(): Promise<number> {
   const seconds = Number(option('seconds') ?? 60);
   const writers = Number(option('writers') ?? 3);
+  const rate = option('rate') ? Number(option('rate')) : undefined;
   const capture = option('capture') ?? 'both';
   const modes = capture === 'both' ? (['orm', 'database'] as const) : [capture as 'orm' | 'database'];
   const failures: ConvergenceResult[] = [];
@@ -41,7 +45,7 @@ async function main(): Promise<number> {
     const h = await LiveHarness.start({ prefix: 'soak', capture: mode });
     try {
       for (const seed of seeds()) {
-        const result = await runConvergence(h, { seed, seconds, capture: mode, writers, log: (line) => console.log(line), progressSeconds: seconds >= 60 ? 30 : undefined });
+        const result = await runConvergence(h, { seed, seconds, capture: mode, writers, rate, log: (line) => console.log(line), progressSeconds: seconds >= 60 ? 30 : undefined });
         totals.runs++;
         totals.writes += result.writes;
         totals.events += result.events;

@@ -34,6 +34,8 @@ export interface ConvergenceOptions {
   capture: CaptureMode;
   /** Concurrent writers; default 3. */
   writers?: number;
+  /** Write operations per second of all writers together; default as fast as the server answers. */
+  rate?: number;
   log?: (line: string) => void;
   /** Logs counters and the current phase this often (long runs); off by default. */
   progressSeconds?: number;
@@ -259,7 +261,7 @@ class Observer {
 }
 
 export async function runConvergence(h: LiveHarness, options: ConvergenceOptions): Promise<ConvergenceResult> {
-  const { seed, seconds, capture, writers = 3, log = () => undefined, progressSeconds } = options;
+  const { seed, seconds, capture, writers = 3, rate, log = () => undefined, progressSeconds } = options;
   const rand = random(seed);
   const pick = <T>(items: T[]): T => items[Math.floor(rand() * items.length)];
   const tag = `${seed}_${Math.floor(Math.random() * 1e6)}`;
@@ -402,8 +404,19 @@ export async function runConvergence(h: LiveHarness, options: ConvergenceOptions
     return operations[0][1];
   };
 
+  // Paced: the writers share one schedule of `rate` slots a second.
+  let slot = Date.now();
+  const pace = async () => {
+    if (!rate) return;
+    const wait = slot - Date.now();
+    slot = Math.max(slot, Date.now()) + 1000 / rate;
+    if (wait > 0) await sleep(wait);
+  };
   const writer = async () => {
-    while (running()) await operation()();
+    while (running()) {
+      await pace();
+      await operation()();
+    }
   };
   const disconnector = async () => {
     while (running()) {

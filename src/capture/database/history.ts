@@ -32,6 +32,13 @@ const literalText = (text: string) => `'${text.replace(/'/g, "''")}'`;
  */
 export class OutboxHistory implements RowHistory {
   private readonly now: NowHistory;
+  /**
+   * Rows as of the end of the transaction being routed, by `table:key`: a
+   * row whose first change after some point of that transaction lies in a
+   * later transaction has the same state as of every later point of it, so
+   * the changes of one bulk UPDATE ask once for the row they all point at.
+   */
+  private endOf: { position: bigint; rows: Map<string, RowState> } | undefined;
 
   constructor(private readonly dataSource: DataSource, private readonly o: ReturnType<typeof outboxObjects>) {
     this.now = new NowHistory(dataSource);
@@ -39,13 +46,13 @@ export class OutboxHistory implements RowHistory {
 
   /**
    * SQL for the first change after `after` of the row whose key is `key`
-   * (an SQL expression): `(k, old)`, no row when it has none. Pushes its
-   * parameters.
+   * (an SQL expression): `(k, old, xid)`, no row when it has none. Pushes
+   * its parameters.
    */
   private firstAfter(table: string, after: Cursor, params: unknown[], key: string): string {
     params.push(table, after.position.toString(), after.seq.toString());
     const [t, p, s] = [params.length - 2, params.length - 1, params.length];
-    return `SELECT o.row_key AS k, o.old FROM ${this.o.outbox} o
+    return `SELECT o.row_key AS k, o.old, o.xid FROM ${this.o.outbox} o
       WHERE o.table_name = $${t} AND o.row_key = ${key} AND o.seq > coalesce((
         SELECT b.seq FROM ${this.o.outbox} b JOIN ${this.o.tx} bt ON bt.xid = b.xid
         WHERE b.table_name = $${t} AND b.row_key = ${key} AND (bt.position < $${p} OR (bt.position = $${p} AND b.seq <= $${s}))
@@ -58,19 +65,36 @@ export class OutboxHistory implements RowHistory {
     if (!at?.cursor) return this.now.rowsAsOf(metadata, ids);
     const out = new Map<string, RowState>();
     if (!ids.length) return out;
+    const { position } = at.cursor;
+    if (this.endOf?.position !== position) this.endOf = { position, rows: new Map() };
+    const cached = this.endOf.rows;
+    const table = qualifiedTable(metadata);
+    const keys: string[] = [];
+    for (const id of ids) {
+      const key = String(id);
+      const state = cached.get(`${table}:${key}`);
+      if (state !== undefined) out.set(key, state);
+      else keys.push(key);
+    }
+    if (!keys.length) return out;
     const pk = q(metadata.primaryColumns[0].databaseName);
-    const keys = ids.map(String);
-    // $1: the keys as text; $2: the same, typed by the key column (so its index serves).
-    const params: unknown[] = [keys, keys];
-    const first = this.firstAfter(qualifiedTable(metadata), at.cursor, params, 'ids.k');
-    const rows: { k: string; found: boolean | null; old: Record<string, unknown> | null; now: Record<string, unknown> | null }[] = await this.dataSource.query(
-      `SELECT ids.k, later.k IS NOT NULL AS found, later.old, cur.now
+    // $1: the keys as text; $2: the same, typed by the key column (so its index serves); $3: the change's position.
+    const params: unknown[] = [keys, keys, position.toString()];
+    const first = this.firstAfter(table, at.cursor, params, 'ids.k');
+    const rows: { k: string; found: boolean | null; old: Record<string, unknown> | null; now: Record<string, unknown> | null; later: boolean | null }[] = await this.dataSource.query(
+      `SELECT ids.k, later.k IS NOT NULL AS found, later.old, cur.now,
+         later.k IS NULL OR (SELECT t.position FROM ${this.o.tx} t WHERE t.xid = later.xid) > $3 AS later
        FROM unnest($1::text[]) AS ids(k)
        LEFT JOIN LATERAL (${first}) later ON true
        LEFT JOIN (SELECT c.${pk}::text AS k, to_jsonb(c) AS now FROM ${quotedTable(metadata)} c WHERE c.${pk} = ANY($2)) cur ON cur.k = ids.k`,
       params,
     );
-    for (const row of rows) out.set(row.k, decodeRow(metadata, row.found ? row.old : row.now) ?? null);
+    for (const row of rows) {
+      const state = decodeRow(metadata, row.found ? row.old : row.now) ?? null;
+      out.set(row.k, state);
+      // Unchanged for the rest of this transaction: its next change is in a later one (or it has none yet).
+      if (row.later) cached.set(`${table}:${row.k}`, state);
+    }
     return out;
   }
 
