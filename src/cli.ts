@@ -17,6 +17,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { lexicographicSortSchema, printSchema } from 'graphql';
 import { DataSource } from 'typeorm';
+import { redisTransport } from './transport/redis-streams';
 import { outboxMigrationSQL, outboxTables } from './capture/database/migration';
 import type { LiveApp } from './define/app';
 import { startEmbeddedPostgres } from './embedded';
@@ -100,14 +101,16 @@ async function serveCommand(args: string[]): Promise<void> {
   await dataSource.initialize();
   await app.seed?.(dataSource);
   const setup = await app.setup(dataSource);
+  // Several processes in ORM capture: Redis carries every process's changes to every other.
+  const transport = capture === 'orm' && process.env.REDIS_URL ? redisTransport(dataSource, { url: process.env.REDIS_URL, onError: (e) => console.error('redis:', (e as Error).message) }) : undefined;
   const server = await createLiveServer({
     dataSource, ...setup, port, closeDataSource: true, onClose: () => embedded?.close(),
-    capture,
+    capture, transport,
     // LISTEN does not work through the PGlite socket: embedded database capture polls.
     ...(embedded ? { outbox: { listen: false } } : {}),
   });
   const where = embedded ? 'embedded PostgreSQL (PGlite, in memory)' : 'PostgreSQL from DATABASE_URL';
-  console.log(`typeorm-graphql-live on ${server.url} (GraphiQL in a browser, WebSocket on ${server.wsUrl}) using ${where}, ${capture} capture`);
+  console.log(`typeorm-graphql-live on ${server.url} (GraphiQL in a browser, WebSocket on ${server.wsUrl}) using ${where}, ${capture} capture${transport ? ', changes shared through Redis' : ''}`);
   console.log('Try: mutation { login(username: "alice", password: "password123") { token } } — then send the token as "Authorization: Bearer <token>".');
   let closing = false;
   const stop = () => {

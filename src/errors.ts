@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'LIMIT_EXCEEDED'
   /** Too many attempts from one client address; `extensions.retryAfter` says in how many seconds to try again. */
   | 'RATE_LIMITED'
+  /** Changes may have been missed (the change transport restarted or fell behind): refetch, then subscribe again. */
+  | 'CHANGES_LOST'
   /** The operation's SQL ran longer than the server's `statementTimeout` and was cancelled. */
   | 'TIMEOUT'
   | 'INTERNAL_SERVER_ERROR';

@@ -25,6 +25,8 @@ export type { LiveSchemaServer, LiveServerOptions } from './server/create-live-s
 export { serveLiveSchema } from './server/serve';
 export type { LiveServer, NodeServerContext, ServedSchema, ServeOptions } from './server/serve';
 export type { Revalidate } from './server/revalidation';
+export { redisTransport, type RedisTransportOptions } from './transport/redis-streams';
+export type { ChangeTransport, TransportState } from './transport/change-transport';
 export { buildLiveSchema, createLiveRuntime } from './runtime/create-live-runtime';
 export type { BuildSchemaOptions, CaptureMode, LiveRuntime, LiveRuntimeOptions, LiveSchema } from './runtime/create-live-runtime';
 

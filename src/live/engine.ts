@@ -5,7 +5,7 @@ import type { RowHistory } from '../change/history';
 import type { Cursor } from '../change/cursor';
 import type { RowChange } from '../change/row-change';
 import type { LiveContext } from '../define/context';
-import { reportBackgroundError } from '../errors';
+import { LiveError, reportBackgroundError } from '../errors';
 import type { ModelRegistry } from '../model/registry';
 import type { ResourceModel } from '../model/resource-model';
 import type { Condition } from '../policy/where';
@@ -140,6 +140,15 @@ export class LiveEngine {
   /** Checks a client's `after` before it subscribes (BAD_USER_INPUT, CURSOR_EXPIRED); see {@link Replayer.cursor}. */
   resumeCursor(after: string): Promise<Cursor> {
     return this.replayer.cursor(after);
+  }
+
+  /**
+   * Changes may have been missed (the transport between processes lost
+   * some): every subscription ends with CHANGES_LOST, since none can say it
+   * still shows what the database holds. Clients refetch and subscribe again.
+   */
+  loseChanges(reason: string): void {
+    this.subscribers.failAll(new LiveError('CHANGES_LOST', `Changes may have been missed (${reason}): refetch, then subscribe again`));
   }
 
   /** Resolves when every change ingested so far has been routed. */

@@ -141,6 +141,14 @@ export class Subscribers {
   /** One function for every direct member: a closure per member would keep `join`'s scope alive with it. */
   private readonly memberLeft = (): void => void this.directMembers--;
 
+  /** Ends every subscription with `error`. */
+  failAll(error: unknown): void {
+    for (const queue of [...this.queues]) queue.fail(error);
+    for (const cls of [...this.classes.values()]) {
+      for (const member of [...cls.members]) member.fail(error);
+    }
+  }
+
   /** Ends every subscription (server shutdown). */
   close(): void {
     for (const queue of [...this.queues]) void queue.return();

@@ -12,6 +12,7 @@ import { ModelRegistry } from '../model/registry';
 import type { ResourceModel } from '../model/resource-model';
 import type { RowChange } from '../change/row-change';
 import type { PubSub } from '../pubsub/types';
+import type { ChangeTransport } from '../transport/change-transport';
 import { buildSchema } from '../schema/build-schema';
 import { Releasers } from './releasers';
 import { boundStatements } from './statement-timeout';
@@ -63,6 +64,14 @@ export interface LiveRuntimeOptions {
   };
   /** How routed events reach subscribers; default in-process. */
   pubsub?: PubSub<LiveEvent>;
+  /**
+   * ORM capture with several server processes: carries every process's
+   * committed changes to every process (`redisTransport(dataSource)`, one
+   * Redis stream), which routes them for its own subscribers. Without it,
+   * each process's subscribers see only the writes made through that
+   * process. Database capture needs none: every process tails the outbox.
+   */
+  transport?: ChangeTransport;
   /** Events an SSE (or in-process) subscriber may have queued before it is ended with SLOW_CONSUMER; default 1000. */
   subscriberQueueLimit?: number;
   /** See {@link LiveEngineOptions.bufferBytes}; default 1 MiB. */
@@ -112,10 +121,11 @@ export interface LiveRuntime {
  */
 export function createLiveRuntime({
   dataSource, resources, typeDefs, resolvers, defaultLimit = 100, maxLimit = 1000, maxTextLength, maxFilterLength, statementTimeout = 10_000,
-  capture = 'orm', outbox: outboxOptions, pubsub, subscriberQueueLimit, subscriberBufferBytes, visibilityKey, maxGroupValues, maxReplayTransactions, onError = reportBackgroundError,
+  capture = 'orm', outbox: outboxOptions, pubsub, transport, subscriberQueueLimit, subscriberBufferBytes, visibilityKey, maxGroupValues, maxReplayTransactions, onError = reportBackgroundError,
 }: LiveRuntimeOptions): LiveRuntime {
   if (!['orm', 'database', 'none'].includes(capture)) throw new SchemaDefinitionError(`capture must be 'orm', 'database' or 'none', not ${JSON.stringify(capture)}`);
   if (dataSource.entityMetadatas.length === 0) throw new SchemaDefinitionError('createLiveRuntime needs an initialized DataSource (its entity metadata is empty)');
+  if (transport && capture !== 'orm') throw new SchemaDefinitionError(`transport carries ORM-captured changes; with capture '${capture}' every process reads the outbox itself`);
   const models = ModelRegistry.build(dataSource, resources, { maxTextLength, maxFilterLength });
   const tables = models.all.map((m) => m.metadata);
   const releasers = new Releasers();
@@ -126,9 +136,10 @@ export function createLiveRuntime({
   // In database capture the ORM subscriber records nothing: it only holds
   // custom events until their transaction commits.
   const orm = capture !== 'none' && dataSource.isInitialized
-    ? startOrmCapture(dataSource, capture === 'orm' ? models.all.map((m) => m.metadata.target) : [], (changes) => void ingest(changes))
+    ? startOrmCapture(dataSource, capture === 'orm' ? models.all.map((m) => m.metadata.target) : [], transport ? (changes) => transport.publish(changes) : (changes) => void ingest(changes))
     : undefined;
   if (orm) releasers.add(() => stopOrmCapture(orm, dataSource));
+  if (transport && orm) transport.onDropped = (changes) => changes.forEach((change) => orm.routed(change));
   const outbox = capture === 'database' && dataSource.isInitialized
     ? new OutboxReader(dataSource, tables, ingest, { onError, ...outboxOptions })
     : undefined;
@@ -145,6 +156,10 @@ export function createLiveRuntime({
     throw error;
   }
   let ready = Promise.resolve();
+  if (transport) {
+    ready = transport.start(ingest, (reason) => engine.loseChanges(reason));
+    releasers.add(() => transport.close());
+  }
   if (outbox) {
     engine.useChangeLog(outbox);
     ready = (async () => {
