@@ -2,10 +2,16 @@ import type { EntityMetadata } from 'typeorm';
 import type { Cursor } from './cursor';
 import type { RowChange } from './row-change';
 
-/** One committed transaction of the log: its position and its changes, collapsed per row. */
+/**
+ * One committed transaction of the log — or, for a transaction larger than
+ * a read may hold, a part of it: its position and its changes, collapsed
+ * per row (within the part), and where reading goes on.
+ */
 export interface LoggedTransaction {
   position: bigint;
   changes: RowChange[];
+  /** The cursor after what was read of it: after the transaction, or inside it when only a part was. */
+  through: Cursor;
 }
 
 /**
@@ -14,14 +20,15 @@ export interface LoggedTransaction {
  * outbox reader).
  */
 export interface ChangeLog {
-  /** Just after the last transaction handed to the engine. */
+  /** Just after the last change handed to the engine. */
   readonly position: Cursor;
   /**
-   * Whole transactions after `after` (within the transaction of `after`
-   * itself, only the changes after it), up to position `upto`, at most
-   * `limit`; with `tables`, only changes of those tables.
+   * Transactions after `after` (within the transaction of `after` itself,
+   * only the changes after it), up to the change `upto`, at most `limit` of
+   * them and a bounded number of changes (the last one then partial, see
+   * `through`); with `tables`, only changes of those tables.
    */
-  readTransactions(after: Cursor, upto: bigint | undefined, limit: number, tables?: Set<EntityMetadata>): Promise<LoggedTransaction[]>;
+  readTransactions(after: Cursor, upto: Cursor | undefined, limit: number, tables?: Set<EntityMetadata>): Promise<LoggedTransaction[]>;
   /** Whether every change after `cursor` is still kept (false once pruning may have removed some). */
   retains(cursor: Cursor): Promise<boolean>;
 }

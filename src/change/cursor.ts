@@ -25,6 +25,11 @@ export function isAfterTransaction(cursor: Cursor): boolean {
   return cursor.seq === MAX_SEQ;
 }
 
+/** Whether `a` is at or after `b` in the log. */
+export function atOrAfter(a: Cursor, b: Cursor): boolean {
+  return a.position > b.position || (a.position === b.position && a.seq >= b.seq);
+}
+
 export function formatCursor(cursor: Cursor): string {
   return `${cursor.position}:${cursor.seq}`;
 }

@@ -126,7 +126,7 @@ export class LiveEngine {
       } finally {
         this.history.routed?.(change);
       }
-      if (change.cursor) this.replayer.routedThrough(change.cursor.position);
+      if (change.cursor) this.replayer.routedThrough(change.cursor);
     }));
   }
 

@@ -1,6 +1,6 @@
 import type { EntityMetadata } from 'typeorm';
 import type { ChangeLog } from '../change/change-log';
-import { afterTransaction, parseCursor, type Cursor } from '../change/cursor';
+import { atOrAfter, parseCursor, type Cursor } from '../change/cursor';
 import { BadUserInputError, LiveError } from '../errors';
 import type { ResourceModel } from '../model/resource-model';
 import type { LiveEvent, Publish } from './events';
@@ -24,8 +24,8 @@ const PAGE = 50;
  */
 export class Replayer {
   private log: ChangeLog | undefined;
-  /** The log position of the last transaction routed live. */
-  private routed: bigint | undefined;
+  /** The last change routed live. */
+  private routed: Cursor | undefined;
 
   constructor(private readonly pipeline: Pipeline, private readonly router: Router, private readonly maxTransactions = 10_000) {}
 
@@ -33,9 +33,9 @@ export class Replayer {
     this.log = log;
   }
 
-  /** A transaction at this log position has been routed live. */
-  routedThrough(position: bigint): void {
-    this.routed = position;
+  /** The change at this cursor has been routed live. */
+  routedThrough(cursor: Cursor): void {
+    this.routed = cursor;
   }
 
   /**
@@ -46,7 +46,7 @@ export class Replayer {
   async cursor(after: string): Promise<Cursor> {
     if (!this.log) throw new BadUserInputError('Resuming with `after` needs database capture (LIVE_CAPTURE=database)', { field: 'after' });
     const cursor = parseCursor(after);
-    const behind = (this.routed ?? this.log.position.position) - cursor.position;
+    const behind = (this.routed ?? this.log.position).position - cursor.position;
     if (behind > BigInt(this.maxTransactions) || !(await this.log.retains(cursor))) {
       throw new LiveError('CURSOR_EXPIRED', 'The cursor is older than the changes kept for resuming: refetch, then subscribe without `after`');
     }
@@ -77,13 +77,15 @@ export class Replayer {
     const page = async (): Promise<void> => {
       try {
         if (ended()) return done();
-        const upto = this.routed ?? log.position.position;
+        const upto = this.routed ?? log.position;
         const batch = await log.readTransactions(from, upto, PAGE, tables);
-        for (const { position, changes } of batch) {
+        for (const { changes, through } of batch) {
           for (const change of changes) await this.router.route(change, only);
-          from = afterTransaction(position);
+          from = through;
         }
-        if (batch.length < PAGE) return done();
+        // Through what was routed live (or nothing left to read): the subscriber goes live in this same turn.
+        const last = batch[batch.length - 1];
+        if (!last || atOrAfter(last.through, upto)) return done();
         // More to read: behind the live work queued meanwhile.
         void this.pipeline.enqueue([page]);
       } catch (error) {

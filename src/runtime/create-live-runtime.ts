@@ -141,7 +141,7 @@ export function createLiveRuntime({
   if (orm) releasers.add(() => stopOrmCapture(orm, dataSource));
   if (transport && orm) transport.onDropped = (changes) => changes.forEach((change) => orm.routed(change));
   const outbox = capture === 'database' && dataSource.isInitialized
-    ? new OutboxReader(dataSource, tables, ingest, { onError, ...outboxOptions })
+    ? new OutboxReader(dataSource, tables, ingest, { onError, onLost: (reason) => engine.loseChanges(reason), ...outboxOptions })
     : undefined;
   const history = capture === 'orm' ? orm : outbox?.history;
   const engine = new LiveEngine({ dataSource, models, history, pubsub, queueLimit: subscriberQueueLimit, bufferBytes: subscriberBufferBytes, visibilityKey, maxGroupValues, maxReplayTransactions, onError });

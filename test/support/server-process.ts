@@ -4,7 +4,8 @@
  * `{ url, wsUrl, pid }` over IPC once it serves. Closes on 'close',
  * SIGTERM, or when the test process goes away.
  *
- *   tsx test/support/server-process.ts <database-url> <jwt-secret> <orm|database> [redis-url] [key-prefix]
+ *   tsx test/support/server-process.ts <database-url> <jwt-secret> orm <redis-url> <key-prefix>
+ *   tsx test/support/server-process.ts <database-url> <jwt-secret> database [outbox options as JSON]
  */
 import 'reflect-metadata';
 import { createDemoApp } from '../../example/app';
@@ -13,7 +14,10 @@ import { createLiveServer, redisTransport } from '../../src';
 import { testDataSource } from './database';
 
 async function main(): Promise<void> {
-  const [databaseUrl, secret, capture, redisUrl, prefix] = process.argv.slice(2);
+  const [databaseUrl, secret, capture, fourth, prefix] = process.argv.slice(2);
+  // ORM capture: the Redis URL; database capture: outbox options as JSON.
+  const redisUrl = capture === 'database' ? undefined : fourth;
+  const outbox = capture === 'database' && fourth ? JSON.parse(fourth) : {};
   const dataSource = await testDataSource(databaseUrl, demoEntities, { synchronize: false });
   const server = await createLiveServer({
     dataSource,
@@ -24,7 +28,7 @@ async function main(): Promise<void> {
     host: '127.0.0.1',
     logging: false,
     closeDataSource: true,
-    ...(capture === 'database' ? { outbox: { install: false, pollIntervalMs: 100 } } : {}),
+    ...(capture === 'database' ? { outbox: { pollIntervalMs: 100, ...outbox } } : {}),
   });
   process.send?.({ type: 'ready', url: server.url, wsUrl: server.wsUrl, pid: process.pid });
   let closing = false;

@@ -1,6 +1,7 @@
 import type { EntityMetadata } from 'typeorm';
 import { carryDeletedParents } from '../../change/cascade';
 import type { LoggedTransaction } from '../../change/change-log';
+import { afterTransaction } from '../../change/cursor';
 import { collapse, type RowChange } from '../../change/row-change';
 import { decodeRow } from '../decode-row';
 
@@ -20,14 +21,15 @@ const OPS = { I: 'insert', U: 'update', D: 'delete' } as const;
  * Outbox rows in (position, seq) order → one {@link LoggedTransaction} per
  * position: decoded into entity properties, cascaded deletes carrying their
  * parent, collapsed per row like ORM capture. Rows of tables not in
- * `byTable` are left out.
+ * `byTable` are left out. When `partial`, the last transaction may go on
+ * beyond these rows: reading goes on from its last row.
  */
-export function decodeTransactions(rows: OutboxRow[], byTable: Map<string, EntityMetadata>): LoggedTransaction[] {
+export function decodeTransactions(rows: OutboxRow[], byTable: Map<string, EntityMetadata>, partial = false): LoggedTransaction[] {
   const out: LoggedTransaction[] = [];
   let position: bigint | undefined;
   let changes: RowChange[] = [];
   const flush = () => {
-    if (position !== undefined) out.push({ position, changes: collapse(carryDeletedParents(changes)) });
+    if (position !== undefined) out.push({ position, changes: collapse(carryDeletedParents(changes)), through: afterTransaction(position) });
   };
   for (const row of rows) {
     const at = BigInt(row.position);
@@ -45,5 +47,7 @@ export function decodeTransactions(rows: OutboxRow[], byTable: Map<string, Entit
     changes.push({ metadata, op, id, before, after, cursor: { position: at, seq: BigInt(row.seq) } });
   }
   flush();
+  const last = out[out.length - 1];
+  if (partial && last) last.through = { position: last.position, seq: BigInt(rows[rows.length - 1].seq) };
   return out;
 }

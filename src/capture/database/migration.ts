@@ -35,6 +35,7 @@ export function outboxObjects(schema = 'public') {
     outbox: q('live_outbox'),
     tx: q('live_outbox_tx'),
     meta: q('live_outbox_meta'),
+    readers: q('live_outbox_readers'),
     positions: q('live_outbox_position'),
     capture: q('live_outbox_capture'),
     commit: q('live_outbox_commit'),
@@ -125,7 +126,15 @@ CREATE TABLE IF NOT EXISTS ${o.meta} (
   id int PRIMARY KEY CHECK (id = 1),
   pruned_through bigint NOT NULL DEFAULT 0
 );
+-- Which outbox this is: a reader that finds another one (dropped and created again) has lost what it had not read.
+ALTER TABLE ${o.meta} ADD COLUMN IF NOT EXISTS epoch text NOT NULL DEFAULT md5(random()::text || clock_timestamp()::text);
 INSERT INTO ${o.meta} (id) VALUES (1) ON CONFLICT DO NOTHING;
+-- Every process's reader and how far it has read, refreshed while it runs: pruning waits for the live ones.
+CREATE TABLE IF NOT EXISTS ${o.readers} (
+  id text PRIMARY KEY,
+  position bigint NOT NULL,
+  seen_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
 
 -- Row trigger: the old and new row (without the columns named by the trigger's arguments
 -- after the first), the table, the op, the writing transaction and the row's key (the

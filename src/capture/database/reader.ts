@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityMetadata } from 'typeorm';
 import type { ChangeLog, LoggedTransaction } from '../../change/change-log';
 import { afterTransaction, isAfterTransaction, type Cursor } from '../../change/cursor';
@@ -19,12 +20,23 @@ export interface OutboxOptions {
   pollIntervalMs?: number;
   /** Transactions read per query; default 200. */
   batchTransactions?: number;
+  /** Changes read per query, at most: a larger transaction is read and routed in parts (memory stays bounded); default 5000. */
+  batchRows?: number;
   /** How long and how much of the outbox is kept for resuming subscribers; pruned every `pruneIntervalMs`. */
   retention?: OutboxRetention;
   /** Default 60 s; 0 disables the pruning job (call `prune()` yourself). */
   pruneIntervalMs?: number;
   /** Errors of the background reader; default {@link reportBackgroundError} (the runtime passes its own `onError`). */
   onError?: (error: unknown) => void;
+  /** How often this reader tells other processes how far it has read (pruning waits for it); default 5 s. */
+  heartbeatMs?: number;
+  /**
+   * Changes this reader will never hand over: pruned before it read them
+   * (it was stopped longer than `retention.staleReaderMs`), or the outbox
+   * was dropped and created again. The runtime ends every subscription with
+   * CHANGES_LOST.
+   */
+  onLost?: (reason: string) => void;
 }
 
 /**
@@ -48,7 +60,12 @@ export class OutboxReader implements ChangeLog {
   private again = false;
   private poller: NodeJS.Timeout | undefined;
   private pruner: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
   private readonly onError: (error: unknown) => void;
+  /** This reader in `live_outbox_readers`. */
+  readonly id = randomUUID();
+  /** The outbox this reader reads (see the migration's `epoch`). */
+  private epoch: string | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -80,8 +97,13 @@ export class OutboxReader implements ChangeLog {
 
   /** Starts after everything already committed; resolves once listening (when enabled). */
   async start(): Promise<void> {
+    const [meta] = await this.dataSource.query(`SELECT epoch FROM ${this.o.meta} WHERE id = 1`);
+    this.epoch = meta?.epoch;
     this.last = afterTransaction(await this.committedThrough());
     this.running = true;
+    await this.report();
+    this.heartbeat = setInterval(() => void this.report().catch(this.onError), this.options.heartbeatMs ?? 5000);
+    this.heartbeat.unref();
     await this.listener?.start();
     const every = this.options.pollIntervalMs ?? (this.listener ? 250 : 50);
     this.poller = setInterval(() => this.wake(), every);
@@ -97,8 +119,52 @@ export class OutboxReader implements ChangeLog {
     this.running = false;
     clearInterval(this.poller);
     clearInterval(this.pruner);
+    clearInterval(this.heartbeat);
     await this.listener?.stop();
     await this.reading;
+    await this.dataSource.query(`DELETE FROM ${this.o.readers} WHERE id = $1`, [this.id]).catch(() => undefined);
+  }
+
+  /** The last position this reader has read whole (a transaction it is in the middle of is not). */
+  private get readThrough(): bigint {
+    return isAfterTransaction(this.last) ? this.last.position : this.last.position - 1n;
+  }
+
+  /** Tells other processes' pruning how far this reader has read. */
+  private async report(): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO ${this.o.readers} (id, position) VALUES ($1, $2)
+       ON CONFLICT (id) DO UPDATE SET position = excluded.position, seen_at = clock_timestamp()`,
+      [this.id, this.readThrough.toString()],
+    );
+  }
+
+  /**
+   * Before reading on: has anything this reader has not read gone? The
+   * outbox dropped and created again (another epoch, or fewer positions
+   * than it has read), or pruned past it (it was stopped while the others
+   * pruned). Then the loss is reported and reading goes on from what is there.
+   */
+  private async checkLog(): Promise<void> {
+    const [row] = await this.dataSource.query(
+      // The positions' sequence, not max(position): pruning may have emptied the table.
+      `SELECT m.pruned_through::text AS pruned, m.epoch,
+         (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM ${this.o.positions})::text AS max
+       FROM ${this.o.meta} m WHERE id = 1`,
+    );
+    if (!row) return;
+    const max = BigInt(row.max);
+    if (row.epoch !== this.epoch || max < this.readThrough) {
+      this.epoch = row.epoch;
+      this.last = afterTransaction(max);
+      this.options.onLost?.('the outbox was dropped and created again');
+      return;
+    }
+    const pruned = BigInt(row.pruned);
+    if (pruned > this.readThrough) {
+      this.last = afterTransaction(pruned);
+      this.options.onLost?.('changes this process had not read yet were pruned (it was stopped for longer than retention.staleReaderMs)');
+    }
   }
 
   /** Reads whatever has committed since the last read (also what a NOTIFY triggers). */
@@ -136,13 +202,14 @@ export class OutboxReader implements ChangeLog {
 
   private async drain(): Promise<void> {
     try {
+      await this.checkLog();
       for (;;) {
         const batch = await this.readTransactions(this.last, undefined, this.options.batchTransactions ?? 200);
         if (!batch.length) return;
-        for (const { position, changes } of batch) {
+        for (const { changes, through } of batch) {
           if (!this.running) return;
           if (changes.length) await this.sink(changes);
-          this.last = afterTransaction(position);
+          this.last = through;
         }
       }
     } catch (error) {
@@ -150,26 +217,35 @@ export class OutboxReader implements ChangeLog {
     }
   }
 
-  async readTransactions(after: Cursor, upto?: bigint, limit = 200, tables?: Set<EntityMetadata>): Promise<LoggedTransaction[]> {
-    const params: unknown[] = [after.position.toString(), limit];
+  async readTransactions(after: Cursor, upto?: Cursor, limit = 200, tables?: Set<EntityMetadata>): Promise<LoggedTransaction[]> {
+    const maxRows = this.options.batchRows ?? 5000;
+    const params: unknown[] = [after.position.toString(), limit, maxRows];
+    const rowFilters: string[] = [];
+    // The transaction of the cursor is read on from its seq when the cursor points inside it.
+    let from = 'position > $1';
+    if (!isAfterTransaction(after)) {
+      from = 'position >= $1';
+      params.push(after.seq.toString());
+      rowFilters.push(`(t.position > $1 OR o.seq > $${params.length})`);
+    }
     let bound = '';
     if (upto !== undefined) {
-      params.push(upto.toString());
+      params.push(upto.position.toString());
       bound = ` AND position <= $${params.length}`;
+      if (!isAfterTransaction(upto)) {
+        params.push(upto.seq.toString());
+        rowFilters.push(`(t.position < $${params.length - 1} OR o.seq <= $${params.length})`);
+      }
     }
-    // The transaction of the cursor is read again (from its seq on) when the cursor points inside it.
-    const from = isAfterTransaction(after) ? 'position > $1' : 'position >= $1';
     const rows: OutboxRow[] = await this.dataSource.query(
       `WITH t AS (SELECT xid, position FROM ${this.o.tx} WHERE position IS NOT NULL AND ${from}${bound} ORDER BY position LIMIT $2)
        SELECT t.position::text AS position, o.seq::text AS seq, o.table_name, o.op, o.old, o.new
        FROM t JOIN ${this.o.outbox} o ON o.xid = t.xid
-       ORDER BY t.position, o.seq`,
+       ${rowFilters.length ? `WHERE ${rowFilters.join(' AND ')}` : ''}
+       ORDER BY t.position, o.seq LIMIT $3`,
       params,
     );
-    const out = decodeTransactions(rows, this.byTable);
-    if (!isAfterTransaction(after) && out[0]?.position === after.position) {
-      out[0].changes = out[0].changes.filter((c) => c.cursor!.seq > after.seq);
-    }
+    const out = decodeTransactions(rows, this.byTable, rows.length === maxRows);
     if (tables) for (const t of out) t.changes = t.changes.filter((c) => tables.has(c.metadata));
     return out;
   }
@@ -184,6 +260,6 @@ export class OutboxReader implements ChangeLog {
    * Returns how many outbox rows went.
    */
   prune(retention: OutboxRetention = this.options.retention ?? {}): Promise<number> {
-    return prune(this.dataSource, this.o, retention, this.running ? this.last.position : undefined);
+    return prune(this.dataSource, this.o, retention, this.running ? this.readThrough : undefined, this.id);
   }
 }

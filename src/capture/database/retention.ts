@@ -7,6 +7,12 @@ export interface OutboxRetention {
   maxAgeMs?: number;
   /** Keep at least this many of the newest rows, and not many more; default 1,000,000. */
   maxRows?: number;
+  /**
+   * A reader (a server process) that has not said how far it read for this
+   * long no longer holds pruning back: it is dead or stopped, and finds the
+   * gap if it comes back. Default 60 s.
+   */
+  staleReaderMs?: number;
 }
 
 type Objects = ReturnType<typeof outboxObjects>;
@@ -20,11 +26,12 @@ export async function retains(dataSource: DataSource, o: Objects, cursor: Cursor
 /**
  * Deletes whole transactions older than the retention (by age, or beyond
  * the newest `maxRows` rows), never one after `readThrough` (what this
- * process's reader has not read yet). One pruner at a time across
- * processes (an advisory lock; the others skip). Returns how many outbox
- * rows went.
+ * process's reader has not read yet) nor one another live process's reader
+ * has not read (`live_outbox_readers`, refreshed within `staleReaderMs`).
+ * One pruner at a time across processes (an advisory lock; the others
+ * skip). Returns how many outbox rows went.
  */
-export async function prune(dataSource: DataSource, o: Objects, retention: OutboxRetention, readThrough: bigint | undefined): Promise<number> {
+export async function prune(dataSource: DataSource, o: Objects, retention: OutboxRetention, readThrough: bigint | undefined, self?: string): Promise<number> {
   const maxAgeMs = retention.maxAgeMs ?? 24 * 3600_000;
   const maxRows = retention.maxRows ?? 1_000_000;
   const runner = dataSource.createQueryRunner();
@@ -46,6 +53,13 @@ export async function prune(dataSource: DataSource, o: Objects, retention: Outbo
     );
     let cutoff = BigInt(byAge.p) > BigInt(byRows.p) ? BigInt(byAge.p) : BigInt(byRows.p);
     if (readThrough !== undefined && cutoff > readThrough) cutoff = readThrough;
+    const [readers] = await runner.query(
+      `SELECT min(position)::text AS p FROM ${o.readers} WHERE seen_at > clock_timestamp() - make_interval(secs => $1) AND id IS DISTINCT FROM $2`,
+      [(retention.staleReaderMs ?? 60_000) / 1000, self ?? null],
+    );
+    if (readers.p !== null && cutoff > BigInt(readers.p)) cutoff = BigInt(readers.p);
+    // Readers silent ten times that long are gone for good (killed): forgotten.
+    await runner.query(`DELETE FROM ${o.readers} WHERE seen_at < clock_timestamp() - make_interval(secs => $1)`, [(retention.staleReaderMs ?? 60_000) / 100]);
     let removed = 0;
     if (cutoff > 0n) {
       const result = await runner.query(
