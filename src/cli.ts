@@ -7,12 +7,16 @@
  *   print-migration --app <module>       the SQL of database capture (outbox, triggers)
  *
  * serve reads PORT (default 4000), DATABASE_URL (absent: embedded
- * PostgreSQL, in memory, or on disk under PGLITE_DIR) and LIVE_CAPTURE
- * (`orm`, the default, or `database`). It creates the tables with TypeORM's
- * `synchronize` on the embedded database, and on DATABASE_URL only with
- * `--sync`.
+ * PostgreSQL, in memory, or on disk under PGLITE_DIR), LIVE_CAPTURE
+ * (`orm`, the default, or `database`) and REDIS_URL (ORM capture with
+ * several processes; its keys under REDIS_PREFIX, default `live`). It creates the tables with TypeORM's `synchronize`
+ * on the embedded database, and on DATABASE_URL only with `--sync`.
+ * `--workers N` (or WORKERS=N) runs N processes on the one port
+ * (node:cluster): it needs DATABASE_URL, and in ORM capture REDIS_URL.
  */
 import 'reflect-metadata';
+import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { lexicographicSortSchema, printSchema } from 'graphql';
@@ -84,7 +88,52 @@ async function printSchemaCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * `--workers N`: this process prepares the database once (synchronize when
+ * asked, the app's seed), then forks N workers that serve on the same port
+ * (node:cluster hands connections round-robin) and restarts one that dies.
+ * All of them sign and verify tokens with one JWT_SECRET.
+ */
+async function serveWorkers(args: string[], workers: number): Promise<void> {
+  const capture = captureMode();
+  if (!process.env.DATABASE_URL) throw new Error('--workers needs DATABASE_URL: the embedded database lives inside one process');
+  if (capture === 'orm' && !process.env.REDIS_URL) {
+    throw new Error('--workers with ORM capture needs REDIS_URL (each process would see only its own writes); or set LIVE_CAPTURE=database');
+  }
+  const app = await loadApp(flag(args, 'app'));
+  const dataSource = new DataSource({ type: 'postgres', url: process.env.DATABASE_URL, entities: app.entities, synchronize: args.includes('--sync') });
+  await dataSource.initialize();
+  await app.seed?.(dataSource);
+  await dataSource.destroy();
+  process.env.JWT_SECRET ??= randomBytes(32).toString('hex');
+  let stopping = false;
+  const fork = () => cluster.fork({ LIVE_WORKER: '1' });
+  for (let i = 0; i < workers; i++) fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    console.error(`worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
+    fork();
+  });
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    const left = () => Object.keys(cluster.workers ?? {}).length;
+    const timer = setInterval(() => left() === 0 && process.exit(0), 100);
+    setTimeout(() => process.exit(1), 10_000).unref();
+    timer.unref();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  console.log(`typeorm-graphql-live: ${workers} workers on port ${process.env.PORT ?? 4000}, ${capture} capture${capture === 'orm' ? ', changes shared through Redis' : ''}`);
+}
+
 async function serveCommand(args: string[]): Promise<void> {
+  const workers = Number(flag(args, 'workers') ?? process.env.WORKERS ?? 1);
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a positive integer, not ${JSON.stringify(flag(args, 'workers') ?? process.env.WORKERS)}`);
+  if (workers > 1 && cluster.isPrimary) return serveWorkers(args, workers);
+  // A worker: the primary has prepared the database.
+  const worker = process.env.LIVE_WORKER === '1';
   const app = await loadApp(flag(args, 'app'));
   const port = Number(process.env.PORT ?? 4000);
   const capture = captureMode();
@@ -95,14 +144,14 @@ async function serveCommand(args: string[]): Promise<void> {
     url,
     entities: app.entities,
     // The embedded database starts empty; a real one is changed only when asked (`--sync`), else by migrations.
-    synchronize: embedded !== undefined || args.includes('--sync'),
+    synchronize: embedded !== undefined || (args.includes('--sync') && !worker),
     ...(embedded ? { poolSize: embedded.poolSize } : {}),
   });
   await dataSource.initialize();
-  await app.seed?.(dataSource);
+  if (!worker) await app.seed?.(dataSource);
   const setup = await app.setup(dataSource);
   // Several processes in ORM capture: Redis carries every process's changes to every other.
-  const transport = capture === 'orm' && process.env.REDIS_URL ? redisTransport(dataSource, { url: process.env.REDIS_URL, onError: (e) => console.error('redis:', (e as Error).message) }) : undefined;
+  const transport = capture === 'orm' && process.env.REDIS_URL ? redisTransport(dataSource, { url: process.env.REDIS_URL, prefix: process.env.REDIS_PREFIX, onError: (e) => console.error('redis:', (e as Error).message) }) : undefined;
   const server = await createLiveServer({
     dataSource, ...setup, port, closeDataSource: true, onClose: () => embedded?.close(),
     capture, transport,
@@ -110,8 +159,12 @@ async function serveCommand(args: string[]): Promise<void> {
     ...(embedded ? { outbox: { listen: false } } : {}),
   });
   const where = embedded ? 'embedded PostgreSQL (PGlite, in memory)' : 'PostgreSQL from DATABASE_URL';
-  console.log(`typeorm-graphql-live on ${server.url} (GraphiQL in a browser, WebSocket on ${server.wsUrl}) using ${where}, ${capture} capture${transport ? ', changes shared through Redis' : ''}`);
-  console.log('Try: mutation { login(username: "alice", password: "password123") { token } } — then send the token as "Authorization: Bearer <token>".');
+  if (worker) {
+    console.log(`worker ${process.pid} serving ${server.url}`);
+  } else {
+    console.log(`typeorm-graphql-live on ${server.url} (GraphiQL in a browser, WebSocket on ${server.wsUrl}) using ${where}, ${capture} capture${transport ? ', changes shared through Redis' : ''}`);
+    console.log('Try: mutation { login(username: "alice", password: "password123") { token } } — then send the token as "Authorization: Bearer <token>".');
+  }
   let closing = false;
   const stop = () => {
     if (closing) return;

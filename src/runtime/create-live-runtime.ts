@@ -5,7 +5,7 @@ import { installOutbox, outboxTables } from '../capture/database/migration';
 import { startOrmCapture, stopOrmCapture } from '../capture/orm/subscriber';
 import type { AuthUser, LiveContext } from '../define/context';
 import type { Resource } from '../define/resource';
-import { reportBackgroundError, SchemaDefinitionError } from '../errors';
+import { LiveError, reportBackgroundError, SchemaDefinitionError } from '../errors';
 import { LiveEngine, type LiveEngineOptions } from '../live/engine';
 import type { LiveEvent } from '../live/events';
 import { ModelRegistry } from '../model/registry';
@@ -133,6 +133,11 @@ export function createLiveRuntime({
   if (unbound) releasers.add(unbound);
   // The engine needs its capture's row history, the capture needs the engine as its sink (called only once writes come).
   const ingest = (changes: RowChange[]): Promise<void> => engine.ingest(changes);
+  // Changes missed (a transport or an outbox that lost some): reported, and every subscription ends with CHANGES_LOST.
+  const lose = (reason: string): void => {
+    onError(new LiveError('CHANGES_LOST', `changes may have been missed: ${reason}`));
+    engine.loseChanges(reason);
+  };
   // In database capture the ORM subscriber records nothing: it only holds
   // custom events until their transaction commits.
   const orm = capture !== 'none' && dataSource.isInitialized
@@ -141,7 +146,7 @@ export function createLiveRuntime({
   if (orm) releasers.add(() => stopOrmCapture(orm, dataSource));
   if (transport && orm) transport.onDropped = (changes) => changes.forEach((change) => orm.routed(change));
   const outbox = capture === 'database' && dataSource.isInitialized
-    ? new OutboxReader(dataSource, tables, ingest, { onError, onLost: (reason) => engine.loseChanges(reason), ...outboxOptions })
+    ? new OutboxReader(dataSource, tables, ingest, { onError, onLost: (reason) => lose(reason), ...outboxOptions })
     : undefined;
   const history = capture === 'orm' ? orm : outbox?.history;
   const engine = new LiveEngine({ dataSource, models, history, pubsub, queueLimit: subscriberQueueLimit, bufferBytes: subscriberBufferBytes, visibilityKey, maxGroupValues, maxReplayTransactions, onError });
@@ -157,7 +162,7 @@ export function createLiveRuntime({
   }
   let ready = Promise.resolve();
   if (transport) {
-    ready = transport.start(ingest, (reason) => engine.loseChanges(reason));
+    ready = transport.start(ingest, lose);
     releasers.add(() => transport.close());
   }
   if (outbox) {
