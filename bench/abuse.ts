@@ -7,8 +7,9 @@
  * asks `{ __typename }` every 50 ms. Each attack runs for a window right
  * after a quiet window of the same length, and the report gives both
  * windows' p50/p99 and the ratio attack/quiet of the p99s (target ≤ 2).
- * The attackers run in this process: on 2 cores their own CPU competes with
- * the server, as a hostile client on the same host would.
+ * The attackers run in a child process of their own (so they never stall
+ * the legitimate client's event loop); on 2 cores their CPU competes with
+ * the server's, as a hostile client on the same host would.
  *
  *   npm run bench:abuse                              # ORM capture, 8 s windows
  *   npm run bench:abuse -- --capture database --seconds 10 --only replay,aliases
@@ -157,14 +158,21 @@ const loops = (n: number, body: (env: Env, tally: (outcome: string) => void) => 
 
 const codeOf = (result: any) => result?.errors?.[0]?.extensions?.code ?? (result?.status ? `HTTP ${result.status}` : result?.errors ? 'error' : 'ok');
 
-/** A raw graphql-transport-ws socket: resolves with its close code. */
-function rawSocket(env: Env, onOpen: (socket: WebSocket) => void, token?: string): Promise<number> {
+/** A raw graphql-transport-ws socket: `onOpen` once the server acknowledged it (or at once, with `early`); resolves with its close code. */
+function rawSocket(env: Env, onOpen: (socket: WebSocket) => void, token?: string, early = false): Promise<number> {
   return new Promise((resolve) => {
     const socket = new WebSocket(env.wsUrl, 'graphql-transport-ws');
     socket.on('open', () => {
       socket.send(JSON.stringify({ type: 'connection_init', payload: token ? { authorization: `Bearer ${token}` } : {} }));
-      onOpen(socket);
+      if (early) onOpen(socket);
     });
+    if (!early) {
+      socket.on('message', function acked(data) {
+        if (JSON.parse(String(data)).type !== 'connection_ack') return;
+        socket.off('message', acked);
+        onOpen(socket);
+      });
+    }
     socket.on('error', () => undefined);
     socket.on('close', (code) => resolve(code));
   });
@@ -192,7 +200,7 @@ const ATTACKS: Record<string, { what: string; run: Attack; database?: boolean }>
     what: '1 MB WebSocket messages on new sockets, one after another (1009)',
     run: loops(1, async (env, tally) => {
       const big = JSON.stringify({ id: 'x', type: 'subscribe', payload: { query: '{ __typename }', variables: { p: 'x'.repeat(1_000_000) } } });
-      tally(`close ${await rawSocket(env, (s) => s.send(big))}`);
+      tally(`close ${await rawSocket(env, (s) => s.send(big), undefined, true)}`);
     }),
   },
   'subscribe-flood': {
@@ -354,13 +362,19 @@ async function main(): Promise<void> {
       if (attack.database && capture !== 'database') continue;
       await sleep(windowMs);
       const quiet = summary(probe.take());
-      const outcomes = new Map<string, number>();
-      let running = true;
-      const attacking = attack.run(env, () => running, (o) => outcomes.set(o, (outcomes.get(o) ?? 0) + 1));
+      const attacker = fork(__filename, ['--attacker', name, JSON.stringify(env)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const finished = new Promise<Record<string, number>>((resolve) => {
+        attacker.on('message', (m: any) => m?.type === 'outcomes' && resolve(m.outcomes));
+        attacker.once('exit', () => resolve({}));
+      });
+      await new Promise<void>((resolve) => attacker.on('message', (m: any) => m?.type === 'started' && resolve()));
+      probe.take(); // the window starts with the attack
       await sleep(windowMs);
       const during = summary(probe.take());
-      running = false;
-      await attacking;
+      attacker.on('error', () => undefined); // it may have finished and gone (a bounded attack)
+      if (attacker.connected) attacker.send('stop');
+      const outcomes = new Map(Object.entries(await Promise.race([finished, sleep(15_000).then(() => ({}))])));
+      attacker.kill('SIGKILL');
       await sleep(1_000);
       probe.take(); // what trails the attack counts for neither window
       const row = {
@@ -401,7 +415,23 @@ async function main(): Promise<void> {
   console.log(`\nwrote bench/results/${name}.{json,md}`);
 }
 
-main().then(() => process.exit(0), (error) => {
+/** `--attacker <name> <env>`: this process is the attacker of one window, until the parent says stop. */
+async function attackerMain(name: string, env: Env): Promise<void> {
+  const outcomes = new Map<string, number>();
+  let running = true;
+  process.on('message', (m) => {
+    if (m === 'stop') running = false;
+  });
+  process.on('disconnect', () => process.exit(0));
+  const attacking = ATTACKS[name].run(env, () => running, (o) => outcomes.set(o, (outcomes.get(o) ?? 0) + 1));
+  process.send!({ type: 'started' });
+  await attacking;
+  process.send!({ type: 'outcomes', outcomes: Object.fromEntries(outcomes) });
+  setTimeout(() => process.exit(0), 200);
+}
+
+const attackerAt = argv.indexOf('--attacker');
+(attackerAt >= 0 ? attackerMain(argv[attackerAt + 1], JSON.parse(argv[attackerAt + 2])) : main()).then(() => attackerAt < 0 && process.exit(0), (error) => {
   console.error(error);
   process.exit(1);
 });

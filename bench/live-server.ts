@@ -1,7 +1,7 @@
 /**
  * System `live` of the benchmark: the demo app (example/app.ts) served by
  * typeorm-graphql-live's createLiveServer, with its defaults (ORM capture,
- * in-process pubsub), as a child process of bench/run.ts so that its CPU
+ * in-process pubsub, every limit but connections per address), as a child process of bench/run.ts so that its CPU
  * time and memory can be read from /proc apart from the load client's.
  *
  *   tsx bench/live-server.ts <database-url> <jwt-secret>
@@ -26,6 +26,10 @@ serveChild('live-server', async () => {
     host: '127.0.0.1',
     logging: false,
     graphiql: false,
+    // The load client is one address holding thousands of sockets; every other limit is at its default.
+    maxConnectionsPerAddress: Number.POSITIVE_INFINITY,
+    subscribeRatePerAddress: false,
+    connectRatePerAddress: false,
     closeDataSource: true,
   });
   return { url: server.url, wsUrl: server.wsUrl, close: () => server.close() };

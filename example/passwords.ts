@@ -2,14 +2,24 @@ import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:c
 
 /**
  * Password hashes for the demo: scrypt from Node's crypto, which runs on
- * libuv's thread pool — a flood of sign-ups or logins queues there while the
- * event loop keeps serving everyone else. Stored as `scrypt$N$r$p$salt$hash`.
+ * libuv's thread pool, one at a time — a flood of sign-ups or logins queues
+ * there while the event loop keeps serving everyone else. Stored as `scrypt$N$r$p$salt$hash`.
  */
 const PARAMS = { N: 16384, r: 8, p: 1 };
 const KEY_LENGTH = 32;
 
+/**
+ * One hash at a time: each takes a core for tens of milliseconds, and four
+ * at once (libuv's pool) would leave the event loop no core on a 2-core
+ * machine. Queued, a flood of logins costs one core and waits its turn.
+ */
+let queue: Promise<unknown> = Promise.resolve();
+
 function derive(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => scrypt(password, salt, KEY_LENGTH, { ...options, maxmem: 64 * 1024 * 1024 }, (error, key) => (error ? reject(error) : resolve(key))));
+  const run = () => new Promise<Buffer>((resolve, reject) => scrypt(password, salt, KEY_LENGTH, { ...options, maxmem: 64 * 1024 * 1024 }, (error, key) => (error ? reject(error) : resolve(key))));
+  const result = queue.then(run, run);
+  queue = result.catch(() => undefined);
+  return result;
 }
 
 export async function hashPassword(password: string): Promise<string> {

@@ -9,7 +9,7 @@ import { resolveCaller } from './auth';
 import { limitPlugins, noIntrospection, type OperationLimits } from './limits';
 import { maskServerError } from './error-format';
 import { Revalidation, type Revalidate } from './revalidation';
-import { limitConnectionsPerAddress } from './ws/connection-limits';
+import { connectionLimits } from './ws/connection-limits';
 import { useWebSocketTransport, WS_USER } from './ws/transport';
 
 /** Node's request/response pair, which yoga passes as its server context. */
@@ -105,6 +105,30 @@ export interface ServeOptions {
    * @default 100
    */
   maxConnectionsPerAddress?: number;
+  /**
+   * WebSockets a client address may open per window (a client that
+   * reconnects in a loop); one more is closed with 4429. `false`: unbounded.
+   *
+   * @default { max: 100, seconds: 10 }
+   */
+  connectRatePerAddress?: { max: number; seconds: number } | false;
+  /**
+   * Operations (subscribe messages) a client address may start per window
+   * on its WebSockets; over it, RATE_LIMITED with `retryAfter`, and a
+   * connection refused ten times is closed with 4429. Stops a client that
+   * reconnects and resubscribes in a loop. `false`: unbounded.
+   *
+   * @default { max: 1000, seconds: 10 }
+   */
+  subscribeRatePerAddress?: { max: number; seconds: number } | false;
+  /**
+   * WebSocket messages one connection may send within a second; one more
+   * closes it with 4429 at once and nothing else it sent is handled
+   * (graphql-ws clients send a few: subscribe, complete, pong).
+   *
+   * @default 200
+   */
+  maxMessagesPerSecond?: number;
   /**
    * ms a WebSocket may take to send `connection_init`; then it is closed
    * with 4408.
@@ -202,6 +226,9 @@ export async function serveLiveSchema(live: ServedSchema, options: ServeOptions)
     maxSubscriptionsPerConnection = 100,
     maxConnectionsPerAddress = 100,
     connectionInitTimeout = 3000,
+    subscribeRatePerAddress = { max: 1000, seconds: 10 },
+    connectRatePerAddress = { max: 100, seconds: 10 },
+    maxMessagesPerSecond = 200,
     revalidate,
     revalidateInterval = 60_000,
     logging = true,
@@ -251,9 +278,10 @@ export async function serveLiveSchema(live: ServedSchema, options: ServeOptions)
     }
     void yoga(req, res);
   });
-  const wss = new WebSocketServer({ server: httpServer, path, maxPayload: maxMessageBytes });
-  limitConnectionsPerAddress(wss, maxConnectionsPerAddress);
-  const graphqlWs = useWebSocketTransport(yoga, wss, { authenticate, maskedErrors, maxOperations: maxSubscriptionsPerConnection, connectionInitTimeout, revalidation });
+  const perAddress = connectionLimits(maxConnectionsPerAddress, connectRatePerAddress);
+  const wss = new WebSocketServer({ server: httpServer, path, maxPayload: maxMessageBytes, verifyClient: perAddress.verifyClient });
+  perAddress.track(wss);
+  const graphqlWs = useWebSocketTransport(yoga, wss, { authenticate, maskedErrors, maxOperations: maxSubscriptionsPerConnection, connectionInitTimeout, revalidation, subscribeRate: subscribeRatePerAddress, maxMessagesPerSecond });
 
   try {
     await new Promise<void>((resolve, reject) => {

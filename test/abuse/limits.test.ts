@@ -136,14 +136,24 @@ describe('linear routing', () => {
 });
 
 describe('connection limits', () => {
-  it('more operations at once than a connection may run: LIMIT_EXCEEDED for the extra ones', async () => {
-    const raw = await h.rawSocket(null);
-    for (let i = 0; i < 300; i++) raw.send({ id: `s${i}`, type: 'subscribe', payload: { query: TASK_GROUP, variables: { list } } });
-    await waitUntil(() => raw.messages.filter((m) => m.type === 'error').length >= 280, 10_000, () => 'the refusals');
-    const refusals = raw.messages.filter((m) => m.type === 'error');
-    expect(refusals.every((m) => m.payload[0].extensions.code === 'LIMIT_EXCEEDED')).toBe(true);
-    expect(refusals.length).toBe(280);
-    raw.socket.terminate();
+  it('more operations at once than a connection may run: LIMIT_EXCEEDED for the extra ones; a client that keeps on is closed with 4429', async () => {
+    const polite = await h.rawSocket(null);
+    for (let i = 0; i < 25; i++) polite.send({ id: `s${i}`, type: 'subscribe', payload: { query: TASK_GROUP, variables: { list } } });
+    await waitUntil(() => polite.messages.filter((m) => m.type === 'error').length >= 5, 10_000, () => 'the refusals');
+    const refused = polite.messages.filter((m) => m.type === 'error');
+    expect(refused.every((m) => m.payload[0].extensions.code === 'LIMIT_EXCEEDED')).toBe(true);
+    expect(refused.map((m) => m.id)).toEqual(['s20', 's21', 's22', 's23', 's24']);
+    polite.socket.terminate();
+    await h.settled();
+
+    // 150 at once (under maxMessagesPerSecond): 20 held, the rest refused until the tenth refusal closes the socket.
+    const flood = await h.rawSocket(null);
+    const closed = new Promise<number>((resolve) => flood.socket.once('close', (c) => resolve(c)));
+    for (let i = 0; i < 150; i++) flood.send({ id: `s${i}`, type: 'subscribe', payload: { query: TASK_GROUP, variables: { list } } });
+    expect(await closed).toBe(4429);
+    const errors = flood.messages.filter((m) => m.type === 'error');
+    expect(errors.length).toBeGreaterThanOrEqual(10);
+    expect(errors.every((m) => m.payload[0].extensions.code === 'LIMIT_EXCEEDED')).toBe(true);
     await h.settled();
     await stillServing();
   });

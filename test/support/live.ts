@@ -194,6 +194,9 @@ export class LiveHarness {
         dataSource: ds, ...createDemoApp(ds, SECRET, options.demo), port: 0, host: '127.0.0.1', logging: false, capture: options.capture,
         // LISTEN does not work through the PGlite socket: embedded capture polls.
         ...(options.embedded ? { outbox: { listen: false } } : {}),
+        // Every test client is 127.0.0.1: the per-address rates are tested where asked for (test/abuse).
+        connectRatePerAddress: false,
+        subscribeRatePerAddress: false,
         ...options.server,
       });
       return new LiveHarness(ds, server, db, embedded);

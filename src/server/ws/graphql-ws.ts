@@ -11,7 +11,15 @@ export interface SocketExtra {
 export type GraphqlWsOptions<P extends ConnectionInitMessage['payload'], E extends Record<PropertyKey, unknown>> = ServerOptions<P, SocketExtra & Partial<E>> & {
   /** Keep internal error messages out of close reasons. Defaults to `NODE_ENV === 'production'`. */
   isProd?: boolean;
+  /**
+   * Messages one connection may send within a second; one more closes it
+   * with 4429 at once, and what else it had sent is not handled. Default 200.
+   */
+  maxMessagesPerSecond?: number;
 };
+
+/** Close code of a connection that sent too much (graphql-ws leaves 4400–4499 to applications). */
+const TOO_MANY = 4429;
 
 /**
  * graphql-ws's server on a `ws` WebSocketServer: graphql-ws's own
@@ -58,7 +66,7 @@ export function useGraphqlWs<P extends ConnectionInitMessage['payload'] = Connec
   });
 
   wss.on('connection', (socket, request) => {
-    const connection = new Connection(socket, closeReason, keepAlive);
+    const connection = new Connection(socket, closeReason, keepAlive, options.maxMessagesPerSecond ?? 200);
     const closed = server.opened(connection, { socket, address: request.socket.remoteAddress } as SocketExtra & Partial<E>);
     // ws emits 'close' once; `on` spares the wrapper `once` would keep per connection.
     socket.on('close', (code, reason) => {
@@ -92,10 +100,16 @@ class Connection implements GraphqlWsSocket {
   readonly protocol: string;
   private pongWait: NodeJS.Timeout | null = null;
   private readonly pingInterval: NodeJS.Timeout | null;
+  /** Messages received in the current second, and when that second began. */
+  private received = 0;
+  private since = 0;
 
-  constructor(private readonly socket: WebSocket, private readonly closeReason: (error: unknown) => string, keepAlive: number) {
+  constructor(private readonly socket: WebSocket, private readonly closeReason: (error: unknown) => string, keepAlive: number, private readonly maxPerSecond: number) {
     this.protocol = socket.protocol;
     socket.once('error', (error) => {
+      // A client that broke the WebSocket protocol (a frame over maxPayload: 1009, a bad frame: 1002) is
+      // closed by ws with the right code already; that is the client's fault, not worth a log line each.
+      if (String((error as NodeJS.ErrnoException).code).startsWith('WS_ERR_')) return;
       console.error('Internal error emitted on a WebSocket socket. Please check your implementation.', error);
       socket.close(CloseCode.InternalServerError, closeReason(error));
     });
@@ -115,7 +129,18 @@ class Connection implements GraphqlWsSocket {
 
   onMessage(handle: (data: string) => Promise<void>): void {
     const failed = this.failed.bind(this);
-    this.socket.on('message', (data) => void handle(String(data)).catch(failed));
+    // Frames still arriving after we closed (a flood) are not handled: the connection is over.
+    this.socket.on('message', (data) => {
+      if (this.socket.readyState !== this.socket.OPEN) return;
+      // Counted as they arrive, synchronously: a burst is cut within the very chunk that carries it.
+      const now = Date.now();
+      if (now - this.since >= 1000) {
+        this.since = now;
+        this.received = 0;
+      }
+      if (++this.received > this.maxPerSecond) return this.socket.close(TOO_MANY, 'Too many messages');
+      void handle(String(data)).catch(failed);
+    });
   }
 
   stopKeepAlive(): void {

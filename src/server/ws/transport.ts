@@ -11,6 +11,8 @@ import { resolveCaller } from '../auth';
 import type { Revalidation } from '../revalidation';
 import { clientErrors, formatError } from '../error-format';
 import { slabEncoder } from './frame-writer';
+import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
+import { TOO_MANY_CONNECTIONS } from './connection-limits';
 import { useGraphqlWs } from './graphql-ws';
 import { SocketTarget, type SocketTransport } from './socket-target';
 
@@ -26,7 +28,12 @@ interface ConnectionExtra extends Record<PropertyKey, unknown> {
   /** When the connection's credential ends (ms since the epoch), and the timer that ends the connection then. */
   expiresAt?: number;
   expiry?: NodeJS.Timeout;
+  /** Operations refused on this connection for being over its limit. */
+  refusals?: number;
 }
+
+/** Refusals (over `maxOperations`) after which a connection is closed with 4429: a client that keeps sending them is flooding. */
+const MAX_REFUSALS = 10;
 
 type Enveloped = ReturnType<YogaServerInstance<any, any>['getEnveloped']>;
 
@@ -47,6 +54,10 @@ export interface WebSocketTransportOptions {
   maxOperations: number;
   /** ms a connection may take to send `connection_init` (`ServeOptions.connectionInitTimeout`). */
   connectionInitTimeout: number;
+  /** Messages per connection and second (`ServeOptions.maxMessagesPerSecond`). */
+  maxMessagesPerSecond: number;
+  /** Operations started per client address and window (`ServeOptions.subscribeRatePerAddress`); false: unbounded. */
+  subscribeRate: { max: number; seconds: number } | false;
   /** Revalidates signed-in connections (`ServeOptions.revalidate`). */
   revalidation?: Revalidation;
 }
@@ -70,7 +81,7 @@ export interface WebSocketTransportOptions {
 export function useWebSocketTransport(
   yoga: YogaServerInstance<any, any>,
   wss: WebSocketServer,
-  { authenticate, maskedErrors, maxOperations, connectionInitTimeout, revalidation }: WebSocketTransportOptions,
+  { authenticate, maskedErrors, maxOperations, connectionInitTimeout, revalidation, subscribeRate, maxMessagesPerSecond }: WebSocketTransportOptions,
 ): Disposable {
   /**
    * Errors that escape envelop (a subscription source that throws mid-stream,
@@ -78,6 +89,13 @@ export function useWebSocketTransport(
    * 4500 and the raw message; report them as GraphQL errors, masked like HTTP.
    */
   const toClientError = clientErrors(maskedErrors, (error) => yoga.logger.error(error));
+  const started = subscribeRate && subscribeRate.max !== Infinity ? new RateLimiterMemory({ points: subscribeRate.max, duration: subscribeRate.seconds }) : undefined;
+  /** Counts a refusal; the tenth on one connection closes it with 4429, after the refusals already decided have gone out. */
+  const refuse = (extra: Partial<ConnectionExtra> & { socket: WebSocket }, error: LiveError): LiveError[] => {
+    extra.refusals = (extra.refusals ?? 0) + 1;
+    if (extra.refusals === MAX_REFUSALS) setImmediate(() => extra.socket.close(TOO_MANY_CONNECTIONS, 'Too many operations'));
+    return [error];
+  };
 
   const direct: SocketTransport = {
     serialize: (result) =>
@@ -91,6 +109,7 @@ export function useWebSocketTransport(
       // In production mode internal error messages stay out of close reasons.
       isProd: maskedErrors,
       connectionInitWaitTimeout: connectionInitTimeout,
+      maxMessagesPerSecond,
 
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
@@ -130,7 +149,14 @@ export function useWebSocketTransport(
         }
         // graphql-ws holds a place for every operation from its subscribe message on, this one included.
         if (Object.keys(ctx.subscriptions).length > maxOperations) {
-          return [new LiveError('LIMIT_EXCEEDED', `At most ${maxOperations} operations at once on one connection`, { limit: 'subscriptionsPerConnection' })];
+          return refuse(ctx.extra, new LiveError('LIMIT_EXCEEDED', `At most ${maxOperations} operations at once on one connection`, { limit: 'subscriptionsPerConnection' }));
+        }
+        if (started) {
+          const limited = await started.consume(ctx.extra.address ?? 'unknown').then(() => undefined, (res: RateLimiterRes) => res);
+          if (limited) {
+            const retryAfter = Math.max(1, Math.ceil(limited.msBeforeNext / 1000));
+            return refuse(ctx.extra, new LiveError('RATE_LIMITED', `Too many operations started from this address: retry in ${retryAfter} s`, { retryAfter }));
+          }
         }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           [WS_USER]: { user: ctx.extra.user ?? null, expiresAt: ctx.extra.expiresAt, address: ctx.extra.address },
