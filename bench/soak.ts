@@ -9,7 +9,8 @@
  *   npm run soak -- --seconds 15 --seeds 1-50 --capture orm  # many short runs
  *
  * Flags: --seconds N (default 60), --seed N | --seeds A-B (default 1),
- * --capture orm|database|both (default both), --writers N (default 3),
+ * --capture orm|database|both (default both), --writers N (default 3), --keep
+ * (a failure leaves its database in place, and says which),
  * --rate N (write operations a second, all writers together; default: as fast
  * as the server answers — more than a 2-core machine routes, so it falls
  * behind and catches up at the end).
@@ -55,6 +56,7 @@ async function main(): Promise<number> {
         if (result.mismatches.length || result.leaks.length) {
           failures.push(result);
           console.log(`FAILED seed ${seed} (${mode}):\n${[...result.leaks, ...result.mismatches].join('\n')}`);
+          if (process.argv.includes('--keep')) console.log(`database kept for a look: ${h.keepDatabase()}`);
         }
       }
     } finally {

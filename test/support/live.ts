@@ -348,13 +348,21 @@ export class LiveHarness {
     return { socket, messages, send: (message) => socket.send(JSON.stringify(message)) };
   }
 
+  /** Leave the database in place at `close()` (a failed soak keeps it for a look); its name. */
+  keepDatabase(): string | undefined {
+    this.keep = true;
+    return this.db?.name;
+  }
+
+  private keep = false;
+
   async close(): Promise<void> {
     for (const socket of this.sockets) socket.terminate();
     await Promise.all(this.clients.map((c) => c.dispose()));
     await this.server.close();
     await this.ds.destroy();
     await this.embedded?.close();
-    await this.db?.drop();
+    if (!this.keep) await this.db?.drop();
   }
 }
 
