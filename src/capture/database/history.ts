@@ -37,8 +37,10 @@ export class OutboxHistory implements RowHistory {
    * row whose first change after some point of that transaction lies in a
    * later transaction has the same state as of every later point of it, so
    * the changes of one bulk UPDATE ask once for the row they all point at.
+   * Kept with the point it was asked at: an earlier point of the same
+   * transaction (a replay routing it again) asks afresh.
    */
-  private endOf: { position: bigint; rows: Map<string, RowState> } | undefined;
+  private endOf: { position: bigint; rows: Map<string, { state: RowState; seq: bigint }> } | undefined;
 
   constructor(private readonly dataSource: DataSource, private readonly o: ReturnType<typeof outboxObjects>) {
     this.now = new NowHistory(dataSource);
@@ -65,15 +67,15 @@ export class OutboxHistory implements RowHistory {
     if (!at?.cursor) return this.now.rowsAsOf(metadata, ids);
     const out = new Map<string, RowState>();
     if (!ids.length) return out;
-    const { position } = at.cursor;
+    const { position, seq } = at.cursor;
     if (this.endOf?.position !== position) this.endOf = { position, rows: new Map() };
     const cached = this.endOf.rows;
     const table = qualifiedTable(metadata);
     const keys: string[] = [];
     for (const id of ids) {
       const key = String(id);
-      const state = cached.get(`${table}:${key}`);
-      if (state !== undefined) out.set(key, state);
+      const hit = cached.get(`${table}:${key}`);
+      if (hit && hit.seq <= seq) out.set(key, hit.state);
       else keys.push(key);
     }
     if (!keys.length) return out;
@@ -93,7 +95,7 @@ export class OutboxHistory implements RowHistory {
       const state = decodeRow(metadata, row.found ? row.old : row.now) ?? null;
       out.set(row.k, state);
       // Unchanged for the rest of this transaction: its next change is in a later one (or it has none yet).
-      if (row.later) cached.set(`${table}:${row.k}`, state);
+      if (row.later) cached.set(`${table}:${row.k}`, { state, seq });
     }
     return out;
   }
