@@ -159,6 +159,17 @@ async function serveCommand(args: string[]): Promise<void> {
     ...(embedded ? { outbox: { listen: false } } : {}),
   });
   const where = embedded ? 'embedded PostgreSQL (PGlite, in memory)' : 'PostgreSQL from DATABASE_URL';
+  if (transport) {
+    // Health, until metrics have an endpoint: a line whenever the transport's state changes.
+    let last = '';
+    const health = setInterval(() => {
+      const { connected, backlog, lastGap } = transport.state;
+      const line = `redis transport: ${connected ? 'connected' : 'disconnected'}, ${backlog} transactions waiting${lastGap ? `, last gap ${lastGap.at.toISOString()} (${lastGap.reason})` : ''}`;
+      if (line !== last) console.log(`[${process.pid}] ${line}`);
+      last = line;
+    }, 5000);
+    health.unref();
+  }
   if (worker) {
     console.log(`worker ${process.pid} serving ${server.url}`);
   } else {
