@@ -70,10 +70,14 @@ export class Replayer {
     // The changes that can reach this topic: its own table's, and those of rows its policy reads.
     const tables = new Set([model.metadata, ...paths.map((p) => model.metadata.relations.find((r) => r.propertyName === p.split('.')[0])?.inverseEntityMetadata)]
       .filter((m): m is EntityMetadata => m !== undefined));
+    // Resuming inside a change's burst of dependent events: the change is routed again, and what the client had is skipped.
+    const inside = after.part !== undefined;
     const only: Publish = (name, event) => {
-      if (name === topicName) deliver(event);
+      if (name !== topicName) return;
+      if (inside && event.cursor && !atOrAfter(parseCursor(event.cursor), { ...after, part: after.part! + 1 })) return;
+      deliver(event);
     };
-    let from = after;
+    let from: Cursor = inside ? { position: after.position, seq: after.seq - 1n } : after;
     const page = async (): Promise<void> => {
       try {
         if (ended()) return done();

@@ -69,6 +69,7 @@ export class Router {
     if (!was || !is) return;
     const changed = Object.keys({ ...was, ...is }).filter((k) => !sameValue(was[k], is[k]));
     if (!changed.length) return;
+    let part = 0;
     for (const model of this.models.all) {
       for (const name of this.needs.relations(model)) {
         const relation = model.metadata.relations.find((r) => r.propertyName === name);
@@ -82,7 +83,9 @@ export class Router {
           return { id: plain[model.primary.propertyName] as string | number, before: { ...plain, [name]: { ...was } }, after: { ...plain, [name]: { ...is } } };
         });
         await loadRelations(this.history, model, pairs.flatMap((p) => [p.before, p.after]), this.needs.paths(model), change);
-        for (const p of pairs) publishChange(publish, model, p.id, p.before, p.after, true, cursor, this.maxGroupValues);
+        // Each its own cursor inside the change's (position:seq:i), so a client cut off mid-burst resumes inside it.
+        const { cursor: at } = change;
+        pairs.forEach((p) => publishChange(publish, model, p.id, p.before, p.after, true, at ? formatCursor({ ...at, part: ++part }) : cursor, this.maxGroupValues));
       }
     }
   }

@@ -183,7 +183,7 @@ it('a cursor older than retention gets CURSOR_EXPIRED; a malformed one BAD_USER_
   await expired.waitForEnd();
   expect(expired.errors.map((e) => e.extensions?.code)).toEqual(['CURSOR_EXPIRED']);
 
-  for (const bad of ['abc', '1:', '-1:2', '1:2:3', '99999999999999999999:1']) {
+  for (const bad of ['abc', '1:', '-1:2', '1:2:3:4', '1:2:0', '99999999999999999999:1']) {
     const refused = await h.subscribe(h.client(alice), GROUP, { list, after: bad });
     await refused.waitForEnd();
     expect(refused.errors.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
@@ -242,4 +242,36 @@ describe('ORM capture', () => {
     group.unsubscribe();
     await orm.settled();
   });
+});
+
+it('a client cut off in the middle of a burst (a list turning public: a CREATED per task) resumes inside it: the rest, once each', async () => {
+  const list = await h.createList(alice, 'Burst', true);
+  const ids = [await h.createTask(alice, list, 'b1'), await h.createTask(alice, list, 'b2'), await h.createTask(alice, list, 'b3')];
+  const first = await h.subscribe(h.client(bob), GROUP, { list });
+  expect(first.ended).toBe(true); // private: refused
+  const open = await h.createList(alice, 'Open beside');
+  const watcher = await h.subscribe(h.client(bob), GROUP, { list: open });
+  h.forget(first);
+  await h.setListPrivate(alice, list, false);
+  await h.caughtUp();
+  // A subscriber that held on through the flip gets the burst; each event has its own cursor inside the change's.
+  const held = await h.subscribe(h.client(bob), GROUP, { list });
+  await h.setListPrivate(alice, list, true);
+  await h.setListPrivate(alice, list, false);
+  const burst = (await held.next(6)).slice(3);
+  expect(burst.map((e) => [e.action, e.id])).toEqual(ids.map((id) => ['CREATED', id]));
+  const cursors = burst.map((e) => e.cursor);
+  expect(new Set(cursors).size).toBe(3);
+  expect(cursors.every((c) => /^\d+:\d+:\d+$/.test(c))).toBe(true);
+  held.unsubscribe();
+  await h.settled();
+
+  // Cut off after the first of the three: resuming from its cursor gives exactly the other two, then live.
+  const resumed = await h.subscribe(h.client(bob), GROUP, { list, after: cursors[0] });
+  await h.patchTask(alice, ids[0], { text: 'after the burst' });
+  const events = await resumed.upTo(isText('after the burst'));
+  expect(events.map((e) => [e.action, e.id, e.cursor])).toEqual([['CREATED', ids[1], cursors[1]], ['CREATED', ids[2], cursors[2]]]);
+  watcher.unsubscribe();
+  resumed.unsubscribe();
+  await h.settled();
 });
