@@ -38,7 +38,7 @@ export class Router {
     const cursor = change.cursor ? formatCursor(change.cursor) : undefined;
     await loadRelations(this.history, model, [before, after], this.needs.paths(model), change);
     publishChange(publish, model, change.id, before, after, false, cursor, this.maxGroupValues);
-    if (change.op === 'update') await this.routeDependents(change, publish, cursor);
+    if (change.op === 'update') await this.routeDependents(change, publish);
   }
 
   /** A custom event about `row`, to the event topics of the groups the row is in. */
@@ -64,7 +64,7 @@ export class Router {
    * a policy reads through the relation (a renamed list re-routes nothing).
    * (First relation level only.)
    */
-  private async routeDependents(change: RowChange, publish: Publish, cursor: string | undefined): Promise<void> {
+  private async routeDependents(change: RowChange, publish: Publish): Promise<void> {
     const { before: was, after: is } = change;
     if (!was || !is) return;
     const changed = Object.keys({ ...was, ...is }).filter((k) => !sameValue(was[k], is[k]));
@@ -84,8 +84,10 @@ export class Router {
         });
         await loadRelations(this.history, model, pairs.flatMap((p) => [p.before, p.after]), this.needs.paths(model), change);
         // Each its own cursor inside the change's (position:seq:i), so a client cut off mid-burst resumes inside it.
-        const { cursor: at } = change;
-        pairs.forEach((p) => publishChange(publish, model, p.id, p.before, p.after, true, at ? formatCursor({ ...at, part: ++part }) : cursor, this.maxGroupValues));
+        for (const p of pairs) {
+          const cursor = change.cursor && formatCursor({ ...change.cursor, part: ++part });
+          publishChange(publish, model, p.id, p.before, p.after, true, cursor, this.maxGroupValues);
+        }
       }
     }
   }

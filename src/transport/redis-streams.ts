@@ -155,8 +155,7 @@ class RedisStreamTransport implements ChangeTransport {
           this.gapToAnnounce = false;
         }
         const batch = this.backlog.slice(0, 64);
-        if (batch.length === 1) await send(this.stream, this.seqKey, String(this.maxLength), this.origin, batch[0].tx, 'changes', batch[0].data);
-        else if (batch.length) {
+        if (batch.length) {
           const pipeline = this.writer.pipeline();
           for (const entry of batch) (pipeline as unknown as { livePublish(...args: string[]): void }).livePublish(this.stream, this.seqKey, String(this.maxLength), this.origin, entry.tx, 'changes', entry.data);
           const results = (await pipeline.exec()) ?? [];

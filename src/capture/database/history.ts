@@ -7,10 +7,9 @@ import { NowHistory } from '../../change/now-history';
 import { compareIds } from '../../model/ids';
 import { qualifiedTable, quotedTable } from '../../model/tables';
 import { decodeRow } from '../decode-row';
-import { outboxMovesIndex, type outboxObjects } from './migration';
+import { literal, outboxMovesIndex, type outboxObjects } from './migration';
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
-const literalText = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 /**
  * Rows as of a change, from the outbox: a row's state just after change
@@ -116,7 +115,7 @@ export class OutboxHistory implements RowHistory {
     // the index of such entries by the key they left (migration.ts), as many as left it within the retention.
     const moves = outboxMovesIndex(dependant, fk);
     const moved = `SELECT o.row_key FROM ${this.o.outbox} o JOIN ${this.o.tx} t ON t.xid = o.xid
-      WHERE ${moves.predicate('o.')} AND (o.old ->> ${literalText(fk)}) = $2
+      WHERE ${moves.predicate('o.')} AND (o.old ->> ${literal(fk)}) = $2
         AND t.position IS NOT NULL AND (t.position > $4 OR (t.position = $4 AND o.seq > $5))`;
     const first = this.firstAfter(table, at.cursor, params, 'candidates.k');
     const rows: { row: Record<string, unknown> }[] = await this.dataSource.query(

@@ -44,7 +44,8 @@ export function outboxObjects(schema = 'public') {
   };
 }
 
-function literal(text: string): string {
+/** An SQL string literal. */
+export function literal(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
 }
 

@@ -66,6 +66,8 @@ export class OutboxReader implements ChangeLog {
   readonly id = randomUUID();
   /** The outbox this reader reads (see the migration's `epoch`). */
   private epoch: string | undefined;
+  /** When {@link checkLog} last ran. */
+  private checkedAt = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -144,8 +146,14 @@ export class OutboxReader implements ChangeLog {
    * outbox dropped and created again (another epoch, or fewer positions
    * than it has read), or pruned past it (it was stopped while the others
    * pruned). Then the loss is reported and reading goes on from what is there.
+   *
+   * Asked before a read only when a heartbeat interval has passed since the
+   * last time, not on every wake: pruning passes a reader only after it has
+   * been silent for `retention.staleReaderMs` (longer than its heartbeat), so
+   * a reader that was away that long has not checked for at least as long.
    */
   private async checkLog(): Promise<void> {
+    this.checkedAt = Date.now();
     const [row] = await this.dataSource.query(
       // The positions' sequence, not max(position): pruning may have emptied the table.
       `SELECT m.pruned_through::text AS pruned, m.epoch,
@@ -202,7 +210,7 @@ export class OutboxReader implements ChangeLog {
 
   private async drain(): Promise<void> {
     try {
-      await this.checkLog();
+      if (Date.now() - this.checkedAt >= (this.options.heartbeatMs ?? 5000)) await this.checkLog();
       for (;;) {
         const batch = await this.readTransactions(this.last, undefined, this.options.batchTransactions ?? 200);
         if (!batch.length) return;

@@ -44,3 +44,8 @@ export class BoundedQueue<T> extends EndingStream<T> {
 export function slowConsumer(limit: number): LiveError {
   return new LiveError('SLOW_CONSUMER', `Subscriber fell more than ${limit} events behind and was ended`);
 }
+
+/** The same for a WebSocket subscriber, whose bound is bytes its connection holds unsent. */
+export function slowConnection(bytes: number): LiveError {
+  return new LiveError('SLOW_CONSUMER', `Subscriber's connection held more than ${bytes} bytes unsent and it was ended`);
+}

@@ -1,8 +1,7 @@
 import type { LiveContext } from '../../define/context';
 import type { LiveEvent } from '../events';
 import { SKIP, type Verdict } from '../verdict';
-import { LiveError } from '../../errors';
-import { slowConsumer } from './bounded-queue';
+import { slowConnection, slowConsumer } from './bounded-queue';
 import { DirectMember, type MemberHost } from './direct-member';
 import type { DirectTarget } from './direct-target';
 
@@ -145,7 +144,7 @@ export class DeliveryClass implements MemberHost {
   private sendTo(member: DirectMember, json: Buffer): void {
     if (!this.members.has(member)) return;
     if (member.target.unflushedBytes > this.options.bufferBytes) {
-      member.fail(new LiveError('SLOW_CONSUMER', `Subscriber's connection held more than ${this.options.bufferBytes} bytes unsent and it was ended`));
+      member.fail(slowConnection(this.options.bufferBytes));
       return;
     }
     member.target.send(json);
